@@ -1,0 +1,57 @@
+# IronLB developer entry points. `make help` lists them.
+SHELL := /usr/bin/env bash
+include hack/versions.env
+
+GO        ?= go
+BIN       := $(CURDIR)/bin
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+# Packages whose code runs concurrently get the race detector.
+RACE_PKGS := ./controllers/... ./speaker/...
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(CONTROLLER_GEN):
+	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(BIN)/controller-gen $@
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy, CRDs and RBAC (and copy CRDs into the chart)
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd
+	$(CONTROLLER_GEN) rbac:roleName=ironlb-controller paths=./controllers/... output:rbac:artifacts:config=config/rbac/controller
+	@if [ -d charts/ironlb/crds ]; then cp config/crd/*.yaml charts/ironlb/crds/; fi
+
+.PHONY: verify-generate
+verify-generate: generate ## Fail when generated files are stale
+	@git diff --exit-code -- api config charts || { echo "generated files are stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- api config charts)" || { git status --porcelain -- api config charts; echo "untracked generated files: run 'make generate' and commit"; exit 1; }
+
+.PHONY: build
+build: ## Build ironlb-controller and ironlb-speaker into bin/
+	$(GO) build -o $(BIN)/ironlb-controller ./cmd/controller
+	@if [ -d cmd/speaker ]; then $(GO) build -o $(BIN)/ironlb-speaker ./cmd/speaker; fi
+
+.PHONY: lint
+lint: ## gofmt check and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
+	$(GO) vet ./...
+
+.PHONY: envtest
+envtest: ## Build (once, cached) kube-apiserver, etcd and kubectl from the Go module proxy
+	@hack/envtest.sh >/dev/null
+
+.PHONY: test
+test: verify-generate lint envtest ## Every test: unit, envtest integration and (as root) the lab
+	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -race -count=1 $(RACE_PKGS)
+	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -count=1 $$($(GO) list ./... | grep -v -e /controllers -e /speaker)
+
+.PHONY: bench
+bench: envtest ## Benchmarks that print figures (allocator, end-to-end burst)
+	$(GO) test -run '^$$' -bench . -benchmem ./controllers/allocator/
+	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/...
+
+.PHONY: demo
+demo: build envtest ## Local demo: API server, CRDs, a pool, the controller, a Service gets an IP
+	hack/demo.sh
