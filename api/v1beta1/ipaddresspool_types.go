@@ -81,14 +81,18 @@ type IPAddressPoolStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// AssignedIPv4 counts IPv4 addresses held by Services.
+	// +optional
 	AssignedIPv4 int64 `json:"assignedIPv4"`
 	// AvailableIPv4 counts IPv4 addresses still free to hand out.
+	// +optional
 	AvailableIPv4 int64 `json:"availableIPv4"`
 	// AssignedIPv6 counts IPv6 addresses held by Services.
+	// +optional
 	AssignedIPv6 int64 `json:"assignedIPv6"`
 	// AvailableIPv6 counts IPv6 addresses still free to hand out, as an exact
 	// decimal string: a /64 alone holds more than an int64 can count.
 	// +kubebuilder:validation:Pattern=`^[0-9]+$`
+	// +optional
 	AvailableIPv6 string `json:"availableIPv6"`
 
 	// Conditions: Ready is False, with a reason, when the spec is invalid.

@@ -1,0 +1,130 @@
+// Command ironlb-controller assigns external IPs from IPAddressPools to
+// LoadBalancer Services. See API.md for its flags.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/controllers"
+)
+
+// Options are the controller's flags.
+type Options struct {
+	MetricsAddr   string
+	ProbeAddr     string
+	LeaderElect   bool
+	LeaderElectNS string
+	Class         string
+	DefaultClass  bool
+	Workers       int
+	KubeAPIQPS    float64
+	KubeAPIBurst  int
+	Zap           zap.Options
+}
+
+// InitFlags registers the flags on fs. --kubeconfig is registered by
+// controller-runtime itself.
+func (o *Options) InitFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":7472", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":7473", "Address the /healthz and /readyz probes bind to.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "Elect a leader through a Lease, so only one replica assigns addresses.")
+	fs.StringVar(&o.LeaderElectNS, "leader-election-namespace", "ironlb-system", "Namespace of the leader-election Lease.")
+	fs.StringVar(&o.Class, "load-balancer-class", v1beta1.DefaultLoadBalancerClass, "spec.loadBalancerClass of the Services handled.")
+	fs.BoolVar(&o.DefaultClass, "default-class", true, "Also handle LoadBalancer Services without spec.loadBalancerClass.")
+	fs.IntVar(&o.Workers, "workers", 16, "Services reconciled concurrently.")
+	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", 200, "Sustained requests per second to the API server.")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", 400, "Burst of requests to the API server.")
+	o.Zap.BindFlags(fs)
+}
+
+// Validate checks the flags before anything starts.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Class == "" {
+		errs = append(errs, errors.New("--load-balancer-class must not be empty"))
+	}
+	if o.Workers < 1 {
+		errs = append(errs, fmt.Errorf("--workers must be at least 1, got %d", o.Workers))
+	}
+	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst <= 0 {
+		errs = append(errs, errors.New("--kube-api-qps and --kube-api-burst must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func main() {
+	var opts Options
+	opts.InitFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
+	log := ctrl.Log.WithName("setup")
+	if err := opts.Validate(); err != nil {
+		log.Error(err, "Invalid flags")
+		os.Exit(2)
+	}
+	if err := run(opts, log); err != nil {
+		log.Error(err, "Controller stopped")
+		os.Exit(1)
+	}
+}
+
+func run(opts Options, log logr.Logger) error {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1beta1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = float32(opts.KubeAPIQPS), opts.KubeAPIBurst
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:        opts.ProbeAddr,
+		LeaderElection:                opts.LeaderElect,
+		LeaderElectionID:              "ironlb-controller",
+		LeaderElectionNamespace:       opts.LeaderElectNS,
+		LeaderElectionReleaseOnCancel: true,
+		Cache: cache.Options{
+			// Only namespace labels are read; keep the cache small.
+			ByObject: map[client.Object]cache.ByObject{&corev1.Namespace{}: {}},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	if err := controllers.Setup(mgr, controllers.Options{
+		Class:   v1beta1.ClassFilter{Class: opts.Class, Default: opts.DefaultClass},
+		Workers: opts.Workers,
+	}); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	log.Info("Starting", "class", opts.Class, "defaultClass", opts.DefaultClass, "leaderElect", opts.LeaderElect)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}

@@ -1,0 +1,24 @@
+// Package allocator hands out load-balancer IPs from address pools, the core
+// of IronLB's IPAddressPool and Service contract (API.md, "IPAddressPool" and
+// "Service fields and annotations honoured").
+//
+// The package knows nothing about Kubernetes objects: pools and requests are
+// plain data built by the Service and IPAddressPool reconcilers, addresses are
+// [netip.Addr] values, and failures are [*Error] values whose Reason is one of
+// the ironlb.io/IPAllocated condition reasons. The only outside dependency is
+// k8s.io/apimachinery/pkg/labels, for pool selectors.
+//
+// # Cost
+//
+// No operation enumerates a pool. Each range keeps a 128-bit cursor (every
+// offset at or above it is free unless some service claimed it explicitly)
+// and a stack of offsets released below the cursor, so Assign and Release
+// cost the same, amortised O(1) per range tried, in a /28 as in a /64.
+// Counts reported by [Allocator.Stats] are arithmetic and exact for any pool
+// size. [Allocator.SetPools] costs O(ranges·log ranges + leases).
+//
+// # Concurrency
+//
+// An [Allocator] is safe for concurrent use; one mutex guards its state and
+// Assign and Release hold it for about a microsecond (see the benchmarks).
+package allocator

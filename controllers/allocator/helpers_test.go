@@ -1,0 +1,109 @@
+package allocator
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+func rng(first, last string) Range {
+	return Range{First: netip.MustParseAddr(first), Last: netip.MustParseAddr(last)}
+}
+
+func mustParseRange(t testing.TB, s string) Range {
+	t.Helper()
+	r, err := ParseRange(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// pool returns an auto-assigning pool of the given address entries.
+func pool(name string, addrs ...string) Pool {
+	p := Pool{Name: name, AutoAssign: true}
+	for _, s := range addrs {
+		r, err := ParseRange(s)
+		if err != nil {
+			panic(err)
+		}
+		p.Ranges = append(p.Ranges, r)
+	}
+	return p
+}
+
+func prio(n int32) *int32 { return &n }
+
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func ips(ss ...string) []netip.Addr {
+	out := make([]netip.Addr, len(ss))
+	for i, s := range ss {
+		out[i] = ip(s)
+	}
+	return out
+}
+
+func sel(t testing.TB, s string) labels.Selector {
+	t.Helper()
+	sl, err := labels.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sl
+}
+
+// svc returns an IPv4 SingleStack request for default/name.
+func svc(name string) Request {
+	return Request{Service: "default/" + name, Namespace: "default", Families: []Family{IPv4}}
+}
+
+func (r Request) with(f func(*Request)) Request {
+	f(&r)
+	return r
+}
+
+func newAllocator(t testing.TB, pools ...Pool) *Allocator {
+	t.Helper()
+	a := New()
+	if _, err := a.SetPools(pools); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func mustAssign(t testing.TB, a *Allocator, req Request) Assignment {
+	t.Helper()
+	got, err := a.Assign(req)
+	if err != nil {
+		t.Fatalf("Assign(%s): %v", req.Service, err)
+	}
+	return got
+}
+
+var sentinels = map[string]error{
+	ReasonNoMatchingPool:  ErrNoMatchingPool,
+	ReasonPoolExhausted:   ErrPoolExhausted,
+	ReasonIPUnavailable:   ErrIPUnavailable,
+	ReasonInvalidRequest:  ErrInvalidRequest,
+	ReasonSharingConflict: ErrSharingConflict,
+}
+
+// checkReason fails unless err is an *Error with the given reason that
+// errors.Is matches to that reason's sentinel and to no other.
+func checkReason(t testing.TB, err error, reason string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %s", reason)
+	}
+	if got := ReasonOf(err); got != reason {
+		t.Fatalf("reason of %q = %q, want %q", err, got, reason)
+	}
+	for r, s := range sentinels {
+		if errors.Is(err, s) != (r == reason) {
+			t.Errorf("errors.Is(%q, Err%s) = %v", err, r, !(r == reason))
+		}
+	}
+}

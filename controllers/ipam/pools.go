@@ -1,0 +1,134 @@
+package ipam
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/controllers/allocator"
+)
+
+// PoolVerdict is the outcome of validating one IPAddressPool against its
+// spec and against every other pool.
+type PoolVerdict struct {
+	// Pool is the allocator's view of a valid pool; zero when Reason is set.
+	Pool allocator.Pool
+	// Reason and Message say why the pool is not used ("" when valid).
+	Reason  string
+	Message string
+}
+
+// Valid reports whether the pool may hand out addresses.
+func (v PoolVerdict) Valid() bool { return v.Reason == "" }
+
+// Validate turns pools into allocator pools. A pool with a bad entry, or one
+// that overlaps an older pool, gets a Reason and is left out; the others are
+// unaffected. Older means created first, then by name, so every replica and
+// every restart reaches the same verdict.
+func Validate(pools []v1beta1.IPAddressPool) map[string]PoolVerdict {
+	ordered := make([]*v1beta1.IPAddressPool, len(pools))
+	for i := range pools {
+		ordered[i] = &pools[i]
+	}
+	sort.Slice(ordered, func(i, j int) bool {
+		ti, tj := ordered[i].CreationTimestamp, ordered[j].CreationTimestamp
+		if !ti.Equal(&tj) {
+			return ti.Before(&tj)
+		}
+		return ordered[i].Name < ordered[j].Name
+	})
+
+	verdicts := make(map[string]PoolVerdict, len(pools))
+	var accepted []allocator.Pool
+	for _, p := range ordered {
+		ap, reason, err := Translate(p)
+		if err != nil {
+			verdicts[p.Name] = PoolVerdict{Reason: reason, Message: err.Error()}
+			continue
+		}
+		if other, r1, r2, ok := firstOverlap(ap, accepted); ok {
+			verdicts[p.Name] = PoolVerdict{
+				Reason:  v1beta1.ReasonOverlap,
+				Message: fmt.Sprintf("%s overlaps %s of pool %q; remove one of them", r1, r2, other),
+			}
+			continue
+		}
+		accepted = append(accepted, ap)
+		verdicts[p.Name] = PoolVerdict{Pool: ap}
+	}
+	return verdicts
+}
+
+// Translate converts one pool's spec into an allocator.Pool. On error it
+// also returns the condition reason describing it.
+func Translate(p *v1beta1.IPAddressPool) (allocator.Pool, string, error) {
+	out := allocator.Pool{
+		Name:          p.Name,
+		AutoAssign:    p.AutoAssignEnabled(),
+		AvoidBuggyIPs: p.Spec.AvoidBuggyIPs,
+		Closed:        !p.DeletionTimestamp.IsZero(),
+	}
+	if len(p.Spec.Addresses) == 0 {
+		return allocator.Pool{}, v1beta1.ReasonInvalidAddress, fmt.Errorf("spec.addresses is empty")
+	}
+	for i, s := range p.Spec.Addresses {
+		r, err := allocator.ParseRange(s)
+		if err != nil {
+			return allocator.Pool{}, v1beta1.ReasonInvalidAddress, fmt.Errorf("spec.addresses[%d]: %w", i, err)
+		}
+		for j, prev := range out.Ranges {
+			if overlaps(r, prev) {
+				return allocator.Pool{}, v1beta1.ReasonInvalidAddress,
+					fmt.Errorf("spec.addresses[%d] %q overlaps spec.addresses[%d] %q", i, s, j, p.Spec.Addresses[j])
+			}
+		}
+		out.Ranges = append(out.Ranges, r)
+	}
+	if sa := p.Spec.ServiceAllocation; sa != nil {
+		out.Priority = sa.Priority
+		out.Namespaces = sa.Namespaces
+		var err error
+		if out.NamespaceSelectors, err = selectors("spec.serviceAllocation.namespaceSelectors", sa.NamespaceSelectors); err != nil {
+			return allocator.Pool{}, v1beta1.ReasonInvalidSelector, err
+		}
+		if out.ServiceSelectors, err = selectors("spec.serviceAllocation.serviceSelectors", sa.ServiceSelectors); err != nil {
+			return allocator.Pool{}, v1beta1.ReasonInvalidSelector, err
+		}
+	}
+	return out, "", nil
+}
+
+func selectors(field string, in []metav1.LabelSelector) ([]labels.Selector, error) {
+	out := make([]labels.Selector, 0, len(in))
+	for i := range in {
+		s, err := metav1.LabelSelectorAsSelector(&in[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %w", field, i, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func firstOverlap(p allocator.Pool, accepted []allocator.Pool) (pool string, mine, theirs allocator.Range, ok bool) {
+	for _, other := range accepted {
+		for _, r := range p.Ranges {
+			for _, o := range other.Ranges {
+				if overlaps(r, o) {
+					return other.Name, r, o, true
+				}
+			}
+		}
+	}
+	return "", allocator.Range{}, allocator.Range{}, false
+}
+
+func overlaps(a, b allocator.Range) bool {
+	return a.Family() == b.Family() && !lessAddr(a.Last, b.First) && !lessAddr(b.Last, a.First)
+}
+
+func lessAddr(a, b netip.Addr) bool { return a.Less(b) }

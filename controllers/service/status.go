@@ -1,0 +1,152 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/controllers/allocator"
+	"github.com/ironlb/ironlb/controllers/ipam"
+)
+
+// outcome is the result of one allocation attempt for a Service.
+type outcome struct {
+	// assignment is what the Service holds now (possibly its old lease
+	// after a failed request, possibly nothing).
+	assignment allocator.Assignment
+	// err is the allocation failure, an *allocator.Error, or nil.
+	err error
+	// aliases lists MetalLB annotations read in place of ours.
+	aliases []string
+}
+
+func (o outcome) condition(generation int64) metav1.Condition {
+	c := metav1.Condition{
+		Type:               v1beta1.ConditionIPAllocated,
+		ObservedGeneration: generation,
+	}
+	if o.err != nil {
+		c.Status = metav1.ConditionFalse
+		c.Reason = allocator.ReasonOf(o.err)
+		c.Message = o.err.Error()
+		return c
+	}
+	c.Status = metav1.ConditionTrue
+	c.Reason = v1beta1.ReasonAllocated
+	c.Message = fmt.Sprintf("Assigned %s from pool %s", joinIPs(o.assignment.IPs), o.assignment.Pool)
+	return c
+}
+
+// writeOutcome writes the status, condition and pool annotation that o
+// implies, then tells people what changed. Nothing is written, and no event
+// is sent, when nothing changed: a resync is silent.
+func (r *Reconciler) writeOutcome(ctx context.Context, svc *corev1.Service, o outcome) error {
+	orig := svc.DeepCopy()
+	oldIPs := ipam.IngressIPs(orig)
+	oldCond := meta.FindStatusCondition(orig.Status.Conditions, v1beta1.ConditionIPAllocated)
+
+	svc.Status.LoadBalancer.Ingress = ingress(o.assignment.IPs)
+	cond := o.condition(svc.Generation)
+	meta.SetStatusCondition(&svc.Status.Conditions, cond)
+	if !equality.Semantic.DeepEqual(orig.Status, svc.Status) {
+		// The optimistic lock keeps us from overwriting a status written
+		// by someone else since our read; a conflict is retried.
+		if err := r.Client.Status().Patch(ctx, svc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("writing load-balancer status: %w", err)
+		}
+	}
+	if err := r.annotatePool(ctx, svc, o.assignment.Pool); err != nil {
+		return err
+	}
+	r.announce(svc, o, oldIPs, oldCond, cond)
+	return nil
+}
+
+func ingress(ips []netip.Addr) []corev1.LoadBalancerIngress {
+	if len(ips) == 0 {
+		return nil
+	}
+	vip := corev1.LoadBalancerIPModeVIP
+	out := make([]corev1.LoadBalancerIngress, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, corev1.LoadBalancerIngress{IP: ip.String(), IPMode: &vip})
+	}
+	return out
+}
+
+// annotatePool sets ironlb.io/ip-allocated-from-pool, or removes it when the
+// Service holds nothing.
+func (r *Reconciler) annotatePool(ctx context.Context, svc *corev1.Service, pool string) error {
+	current, has := svc.Annotations[v1beta1.AnnotationAllocatedFromPool]
+	if (pool == "" && !has) || (pool != "" && has && current == pool) {
+		return nil
+	}
+	value := "null"
+	if pool != "" {
+		value = fmt.Sprintf("%q", pool)
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%s}}}`, v1beta1.AnnotationAllocatedFromPool, value)
+	if err := r.Client.Patch(ctx, svc, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+		return fmt.Errorf("writing annotation %s: %w", v1beta1.AnnotationAllocatedFromPool, err)
+	}
+	return nil
+}
+
+// announce sends the events and counts the metrics of a change, and only
+// of a change.
+func (r *Reconciler) announce(svc *corev1.Service, o outcome, oldIPs []netip.Addr, oldCond *metav1.Condition, cond metav1.Condition) {
+	newIPs := o.assignment.IPs
+	ipsChanged := !slices.Equal(oldIPs, newIPs)
+	condChanged := oldCond == nil || oldCond.Status != cond.Status || oldCond.Reason != cond.Reason || oldCond.Message != cond.Message
+
+	switch {
+	case ipsChanged && len(newIPs) > 0:
+		allocations.WithLabelValues(o.assignment.Pool, "assigned").Inc()
+		r.Recorder.Eventf(svc, nil, corev1.EventTypeNormal, v1beta1.EventIPAllocated, "Allocate",
+			"%s%s", cond.Message, r.whyMoved(oldIPs, newIPs))
+	case ipsChanged:
+		r.Recorder.Eventf(svc, nil, corev1.EventTypeNormal, v1beta1.EventIPReleased, "Release",
+			"Released %s%s", joinIPs(oldIPs), r.whyMoved(oldIPs, newIPs))
+	}
+	if o.err != nil && condChanged {
+		failures.WithLabelValues(cond.Reason).Inc()
+		r.Recorder.Eventf(svc, nil, corev1.EventTypeWarning, v1beta1.EventAllocationFailed, "Allocate",
+			"%s: %s", cond.Reason, cond.Message)
+	}
+	if len(o.aliases) > 0 && (ipsChanged || condChanged) {
+		r.Recorder.Eventf(svc, nil, corev1.EventTypeWarning, v1beta1.EventDeprecatedAlias, "Allocate",
+			"MetalLB annotation accepted as an alias; please use the IronLB name: %s", strings.Join(o.aliases, ", "))
+	}
+}
+
+// whyMoved explains, for an event, why addresses a Service had are gone.
+func (r *Reconciler) whyMoved(oldIPs, newIPs []netip.Addr) string {
+	var reasons []string
+	for _, ip := range oldIPs {
+		if slices.Contains(newIPs, ip) {
+			continue
+		}
+		if _, inPool := r.IPAM.PoolOf(ip); !inPool {
+			reasons = append(reasons, fmt.Sprintf("%s is no longer in any usable pool", ip))
+		} else {
+			reasons = append(reasons, fmt.Sprintf("%s no longer matches the Service's request", ip))
+		}
+	}
+	if len(reasons) == 0 {
+		return ""
+	}
+	if len(newIPs) > 0 {
+		return " (moved: " + strings.Join(reasons, "; ") + ")"
+	}
+	return ": " + strings.Join(reasons, "; ")
+}

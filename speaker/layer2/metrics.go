@@ -1,0 +1,77 @@
+package layer2
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const (
+	protoARP = "arp"
+	protoNDP = "ndp"
+)
+
+// metrics are the layer-2 counters, labelled by protocol ("arp" or "ndp")
+// and interface.
+type metrics struct {
+	requests   *prometheus.CounterVec
+	responses  *prometheus.CounterVec
+	gratuitous *prometheus.CounterVec
+	malformed  *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	labels := []string{"protocol", "interface"}
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ironlb_layer2_requests_received_total",
+			Help: "ARP requests and IPv6 neighbor solicitations received for an address this node announces.",
+		}, labels),
+		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ironlb_layer2_responses_sent_total",
+			Help: "ARP replies and IPv6 neighbor advertisements sent in answer to a request.",
+		}, labels),
+		gratuitous: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ironlb_layer2_gratuitous_sent_total",
+			Help: "Gratuitous ARPs and unsolicited IPv6 neighbor advertisements sent, on takeover and re-announcement.",
+		}, labels),
+		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ironlb_layer2_malformed_packets_total",
+			Help: "ARP and neighbor discovery packets dropped because they failed validation.",
+		}, labels),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []**prometheus.CounterVec{&m.requests, &m.responses, &m.gratuitous, &m.malformed} {
+		if err := reg.Register(*c); err != nil {
+			// A second Announcer on the same registry (tests, a restart in
+			// process) shares the first one's counters.
+			var dup prometheus.AlreadyRegisteredError
+			if !errors.As(err, &dup) {
+				return nil, err
+			}
+			existing, ok := dup.ExistingCollector.(*prometheus.CounterVec)
+			if !ok {
+				return nil, err
+			}
+			*c = existing
+		}
+	}
+	return m, nil
+}
+
+// counters are one interface's counters for one protocol, bound once so the
+// packet path does no label lookups.
+type counters struct {
+	requests, responses, gratuitous, malformed prometheus.Counter
+}
+
+func (m *metrics) bind(proto, ifname string) counters {
+	return counters{
+		requests:   m.requests.WithLabelValues(proto, ifname),
+		responses:  m.responses.WithLabelValues(proto, ifname),
+		gratuitous: m.gratuitous.WithLabelValues(proto, ifname),
+		malformed:  m.malformed.WithLabelValues(proto, ifname),
+	}
+}
