@@ -14,7 +14,9 @@ STAGING=0.${K8S#1.}
 out=${IRONLB_ENVTEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ironlb/envtest/$K8S}
 
 # have BINARY WANT ARGS...: BINARY is cached and ARGS print WANT.
-have() { [ -x "$out/$1" ] && "$out/$1" "${@:3}" 2>/dev/null | grep -qF "$2"; }
+# (Output is captured first: with pipefail, grep -q closing the pipe early
+# would fail the check at random.)
+have() { [ -x "$out/$1" ] || return 1; local v; v=$("$out/$1" "${@:3}" 2>/dev/null) || return 1; [[ $v == *"$2"* ]]; }
 if have kube-apiserver "v$K8S" --version && have etcd "$ETCD_VERSION" --version \
    && { [ "${SKIP_KUBECTL:-}" = 1 ] || have kubectl "v$K8S" version --client; }; then
   echo "$out"; exit 0
@@ -77,10 +79,10 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 # No -trimpath: the project's test build then reuses these compiled k8s.io packages.
 log "building kube-apiserver v$K8S (about 10 minutes on 2 cores, once)"
-go build -mod=mod -ldflags "$ldf" -o "$out/kube-apiserver" ./kube-apiserver
+go build -mod=mod -ldflags "$ldf" -o "$work/bin/kube-apiserver" ./kube-apiserver
 if [ "${SKIP_KUBECTL:-}" != 1 ]; then
   log "building kubectl v$K8S"
-  go build -mod=mod -ldflags "$ldf" -o "$out/kubectl" ./kubectl
+  go build -mod=mod -ldflags "$ldf" -o "$work/bin/kubectl" ./kubectl
 fi
 
 # etcd in its own module so its dependencies don't perturb the apiserver's.
@@ -88,5 +90,8 @@ cd "$work/etcd"
 printf 'module envtest-etcd\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/server/v3 v%s\n' "$ETCD_VERSION" > go.mod
 printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' > main.go
 log "building etcd v$ETCD_VERSION"
-go build -mod=mod -ldflags "-s -w" -o "$out/etcd" .
+go build -mod=mod -ldflags "-s -w" -o "$work/bin/etcd" .
+# Move into place only when all built, so an interrupted build leaves no
+# half-written binary in the cache.
+mv "$work"/bin/* "$out"/
 echo "$out"
