@@ -24,7 +24,7 @@ fi
 
 mkdir -p "$out"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/tools/kube-apiserver" "$work/tools/kubectl" "$work/etcd"
+mkdir -p "$work/tools/kube-apiserver" "$work/tools/kubectl" "$work/etcd" "$work/bin"
 log() { echo "hack/envtest.sh: $*" >&2; }
 
 # kube-apiserver and kubectl: k8s.io/kubernetes replaces its staging modules with
