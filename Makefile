@@ -21,6 +21,7 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy, CRDs and RBAC (and copy CRDs
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd
 	$(CONTROLLER_GEN) rbac:roleName=ironlb-controller paths=./controllers/... output:rbac:artifacts:config=config/rbac/controller
+	$(CONTROLLER_GEN) rbac:roleName=ironlb-speaker paths=./speaker/... output:rbac:artifacts:config=config/rbac/speaker
 	@if [ -d charts/ironlb/crds ]; then cp config/crd/*.yaml charts/ironlb/crds/; fi
 
 .PHONY: verify-generate
@@ -31,7 +32,7 @@ verify-generate: generate ## Fail when generated files are stale
 .PHONY: build
 build: ## Build ironlb-controller and ironlb-speaker into bin/
 	$(GO) build -o $(BIN)/ironlb-controller ./cmd/controller
-	@if [ -d cmd/speaker ]; then $(GO) build -o $(BIN)/ironlb-speaker ./cmd/speaker; fi
+	$(GO) build -o $(BIN)/ironlb-speaker ./cmd/speaker
 
 .PHONY: lint
 lint: ## gofmt check and go vet

@@ -24,11 +24,13 @@ type BGPPeerSpec struct {
 	// MyASN is the speaker's autonomous system number.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=4294967295
+	// +kubebuilder:validation:Format=int64
 	MyASN uint32 `json:"myASN"`
 
 	// PeerASN is the router's autonomous system number. Equal to MyASN means iBGP.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=4294967295
+	// +kubebuilder:validation:Format=int64
 	PeerASN uint32 `json:"peerASN"`
 
 	// PeerAddress is the router's IPv4 or IPv6 address.
@@ -171,6 +173,9 @@ type BGPAdvertisementSpec struct {
 	AggregationLengthV6 *int32 `json:"aggregationLengthV6,omitempty"`
 
 	// LocalPref is sent to iBGP peers only.
+	// +kubebuilder:validation:Format=int64
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=4294967295
 	// +optional
 	LocalPref *uint32 `json:"localPref,omitempty"`
 

@@ -1,0 +1,192 @@
+package speaker
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/ironlb/ironlb/speaker/announce"
+	"github.com/ironlb/ironlb/speaker/bgp"
+)
+
+var (
+	ip1 = netip.MustParseAddr("192.0.2.10")
+	ip2 = netip.MustParseAddr("2001:db8::10")
+)
+
+func l2Result(owners map[netip.Addr]string) announce.Result {
+	r := announce.Result{L2: map[netip.Addr]announce.L2Announcement{}, BGP: map[netip.Addr]announce.BGPAnnouncement{}}
+	for ip, n := range owners {
+		r.L2[ip] = announce.L2Announcement{Node: n}
+	}
+	return r
+}
+
+func bgpResult(nodes map[netip.Addr][]string) announce.Result {
+	r := announce.Result{L2: map[netip.Addr]announce.L2Announcement{}, BGP: map[netip.Addr]announce.BGPAnnouncement{}}
+	for ip, n := range nodes {
+		r.BGP[ip] = announce.BGPAnnouncement{Nodes: n}
+	}
+	return r
+}
+
+// Each step feeds a decision to the tracker of one speaker ("self") and lists
+// the events that speaker must emit.
+func TestEventTracker(t *testing.T) {
+	svc := map[string][]netip.Addr{"ns/web": {ip1}}
+	type step struct {
+		res     announce.Result
+		current map[string][]netip.Addr
+		self    string
+		want    []serviceEvent
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{{
+		name: "the new layer-2 owner reports, once",
+		steps: []step{
+			{res: l2Result(map[netip.Addr]string{ip1: "n1"}), current: svc, self: "n1",
+				want: []serviceEvent{{"ns/web", "Announcing 192.0.2.10 by layer 2 from node n1"}}},
+			{res: l2Result(map[netip.Addr]string{ip1: "n1"}), current: svc, self: "n1"},
+			{res: l2Result(map[netip.Addr]string{ip1: "n1"}), current: svc, self: "n1"},
+		},
+	}, {
+		name: "takeover names the previous owner; the old owner says nothing",
+		steps: []step{
+			{res: l2Result(map[netip.Addr]string{ip1: "n2"}), current: svc, self: "n1"},
+			{res: l2Result(map[netip.Addr]string{ip1: "n1"}), current: svc, self: "n1",
+				want: []serviceEvent{{"ns/web", "Announcing 192.0.2.10 by layer 2 from node n1, taking over from node n2"}}},
+		},
+	}, {
+		name: "another node taking over: not this node's event",
+		steps: []step{
+			{res: l2Result(map[netip.Addr]string{ip1: "n1"}), current: svc, self: "n1",
+				want: []serviceEvent{{"ns/web", "Announcing 192.0.2.10 by layer 2 from node n1"}}},
+			{res: l2Result(map[netip.Addr]string{ip1: "n3"}), current: svc, self: "n1"},
+		},
+	}, {
+		name: "no node left: the lowest live speaker reports",
+		steps: []step{
+			{res: l2Result(map[netip.Addr]string{ip1: "n2"}), current: svc, self: "n1"},
+			{res: l2Result(nil), current: svc, self: "n1",
+				want: []serviceEvent{{"ns/web", "192.0.2.10 is no longer announced by layer 2 (was node n2): no eligible node"}}},
+		},
+	}, {
+		name: "a deleted service or a released address is forgotten silently",
+		steps: []step{
+			{res: l2Result(map[netip.Addr]string{ip1: "n2"}), current: svc, self: "n1"},
+			{res: l2Result(nil), current: map[string][]netip.Addr{}, self: "n1"},
+		},
+	}, {
+		name: "BGP: the first advertising node reports the set when it changes",
+		steps: []step{
+			{res: bgpResult(map[netip.Addr][]string{ip1: {"n1", "n2"}}), current: svc, self: "n1",
+				want: []serviceEvent{{"ns/web", "Advertising 192.0.2.10 by BGP from nodes n1, n2"}}},
+			{res: bgpResult(map[netip.Addr][]string{ip1: {"n1", "n2"}}), current: svc, self: "n1"},
+			{res: bgpResult(map[netip.Addr][]string{ip1: {"n1", "n2", "n3"}}), current: svc, self: "n1",
+				want: []serviceEvent{{"ns/web", "Advertising 192.0.2.10 by BGP from nodes n1, n2, n3"}}},
+		},
+	}, {
+		name: "BGP: a node that is not first stays quiet",
+		steps: []step{
+			{res: bgpResult(map[netip.Addr][]string{ip1: {"n1", "n2"}}), current: svc, self: "n2"},
+		},
+	}, {
+		name: "BGP: withdrawn everywhere is reported by the lowest live speaker",
+		steps: []step{
+			{res: bgpResult(map[netip.Addr][]string{ip1: {"n2"}}), current: svc, self: "n1"},
+			{res: bgpResult(nil), current: svc, self: "n1",
+				want: []serviceEvent{{"ns/web", "192.0.2.10 is no longer advertised by BGP (was nodes n2): no eligible node"}}},
+		},
+	}, {
+		name: "dual-stack: one event per address that changed",
+		steps: []step{
+			{res: l2Result(map[netip.Addr]string{ip1: "n1", ip2: "n2"}), current: map[string][]netip.Addr{"ns/web": {ip1, ip2}}, self: "n1",
+				want: []serviceEvent{{"ns/web", "Announcing 192.0.2.10 by layer 2 from node n1"}}},
+			{res: l2Result(map[netip.Addr]string{ip1: "n1", ip2: "n1"}), current: map[string][]netip.Addr{"ns/web": {ip1, ip2}}, self: "n1",
+				want: []serviceEvent{{"ns/web", "Announcing 2001:db8::10 by layer 2 from node n1, taking over from node n2"}}},
+		},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newEventTracker()
+			for i, s := range tc.steps {
+				got := tr.observe(s.res, s.current, s.self, "n1")
+				if diff := cmp.Diff(s.want, got, cmp.AllowUnexported(serviceEvent{}), cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("step %d: events (-want +got):\n%s", i, diff)
+				}
+			}
+		})
+	}
+}
+
+func TestReadyEndpointNodes(t *testing.T) {
+	slice := func(ns, svc string, eps ...discoveryv1.Endpoint) discoveryv1.EndpointSlice {
+		return discoveryv1.EndpointSlice{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
+			Endpoints:  eps,
+		}
+	}
+	ep := func(node string, ready *bool) discoveryv1.Endpoint {
+		e := discoveryv1.Endpoint{Conditions: discoveryv1.EndpointConditions{Ready: ready}}
+		if node != "" {
+			e.NodeName = ptr.To(node)
+		}
+		return e
+	}
+	got := readyEndpointNodes([]discoveryv1.EndpointSlice{
+		slice("ns", "web", ep("n2", ptr.To(true)), ep("n1", nil), ep("n3", ptr.To(false)), ep("", ptr.To(true))),
+		slice("ns", "web", ep("n2", ptr.To(true))),
+		slice("other", "web", ep("n4", ptr.To(true))),
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ns"}, Endpoints: []discoveryv1.Endpoint{ep("n5", nil)}}, // no service label
+	})
+	want := map[string][]string{"ns/web": {"n1", "n2"}, "other/web": {"n4"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ready endpoint nodes (-want +got):\n%s", diff)
+	}
+}
+
+func TestNodeFrom(t *testing.T) {
+	n := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{"a": "b"}},
+		Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{
+			{Type: corev1.NodeReady, Status: corev1.ConditionTrue},
+			{Type: corev1.NodeNetworkUnavailable, Status: corev1.ConditionTrue},
+		}},
+	}
+	want := announce.Node{Name: "n1", Labels: map[string]string{"a": "b"}, Ready: true, NetworkUnavailable: true}
+	if diff := cmp.Diff(want, nodeFrom(n)); diff != "" {
+		t.Errorf("nodeFrom (-want +got):\n%s", diff)
+	}
+}
+
+func TestRetryableDropsConfigurationErrors(t *testing.T) {
+	transient := errors.New("gobgp: connection reset")
+	tests := []struct {
+		name string
+		in   error
+		want error
+	}{
+		{name: "nil", in: nil, want: nil},
+		{name: "invalid peer only", in: fmt.Errorf("peer x: %w", bgp.ErrInvalidPeer), want: nil},
+		{name: "joined config errors", in: errors.Join(fmt.Errorf("a: %w", bgp.ErrInvalidPeer), fmt.Errorf("b: %w", bgp.ErrInvalidRoute)), want: nil},
+		{name: "transient kept", in: errors.Join(fmt.Errorf("a: %w", bgp.ErrInvalidPeer), transient), want: transient},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := retryable(tc.in)
+			if (got == nil) != (tc.want == nil) || (got != nil && !errors.Is(got, tc.want)) {
+				t.Errorf("retryable(%v) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,214 @@
+package speaker
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/controllers/allocator"
+	"github.com/ironlb/ironlb/speaker/announce"
+)
+
+// nodeFrom reduces a Node to what eligibility depends on.
+func nodeFrom(n *corev1.Node) announce.Node {
+	out := announce.Node{Name: n.Name, Labels: n.Labels}
+	for _, c := range n.Status.Conditions {
+		switch c.Type {
+		case corev1.NodeReady:
+			out.Ready = c.Status == corev1.ConditionTrue
+		case corev1.NodeNetworkUnavailable:
+			out.NetworkUnavailable = c.Status == corev1.ConditionTrue
+		}
+	}
+	return out
+}
+
+// internalIP is the node's first InternalIP: the address its speaker gossips
+// on and the others join. Every speaker applies the same rule, so the address
+// one binds is the address the others dial.
+func internalIP(n *corev1.Node) (netip.Addr, bool) {
+	for _, a := range n.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP {
+			continue
+		}
+		if ip, err := netip.ParseAddr(a.Address); err == nil {
+			return ip.Unmap(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// firstIPv4 is the node's first IPv4 InternalIP, the default BGP router ID.
+func firstIPv4(n *corev1.Node) (netip.Addr, bool) {
+	for _, a := range n.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP {
+			continue
+		}
+		if ip, err := netip.ParseAddr(a.Address); err == nil && ip.Unmap().Is4() {
+			return ip.Unmap(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// serviceFrom reduces a handled Service to its addresses and policy.
+// endpointNodes are the nodes with a ready endpoint of it.
+func serviceFrom(svc *corev1.Service, endpointNodes []string) (announce.Service, bool) {
+	out := announce.Service{
+		Key:   svc.Namespace + "/" + svc.Name,
+		Pool:  svc.Annotations[v1beta1.AnnotationAllocatedFromPool],
+		Local: svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
+	}
+	for _, ing := range svc.Status.LoadBalancer.Ingress {
+		if ip, err := netip.ParseAddr(ing.IP); err == nil {
+			out.IPs = append(out.IPs, ip.Unmap())
+		}
+	}
+	if out.Local {
+		out.EndpointNodes = endpointNodes
+	}
+	return out, len(out.IPs) > 0
+}
+
+// readyEndpointNodes groups, by "namespace/service", the nodes that run at
+// least one ready endpoint. A nil Ready condition means ready (the
+// EndpointSlice API's rule for consumers).
+func readyEndpointNodes(eps []discoveryv1.EndpointSlice) map[string][]string {
+	sets := map[string]map[string]bool{}
+	for i := range eps {
+		s := &eps[i]
+		svc := s.Labels[discoveryv1.LabelServiceName]
+		if svc == "" {
+			continue
+		}
+		key := s.Namespace + "/" + svc
+		for _, ep := range s.Endpoints {
+			if ep.NodeName == nil || *ep.NodeName == "" {
+				continue
+			}
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			if sets[key] == nil {
+				sets[key] = map[string]bool{}
+			}
+			sets[key][*ep.NodeName] = true
+		}
+	}
+	out := make(map[string][]string, len(sets))
+	for key, set := range sets {
+		nodes := make([]string, 0, len(set))
+		for n := range set {
+			nodes = append(nodes, n)
+		}
+		slices.Sort(nodes)
+		out[key] = nodes
+	}
+	return out
+}
+
+// poolFrom parses a pool's addresses. Entries that do not parse are left
+// out: the controller marks such a pool not Ready and admission rejects
+// them, so they hold no assigned address.
+func poolFrom(p *v1beta1.IPAddressPool) announce.Pool {
+	out := announce.Pool{Name: p.Name, Labels: p.Labels}
+	for _, a := range p.Spec.Addresses {
+		r, err := allocator.ParseRange(a)
+		if err != nil {
+			continue
+		}
+		out.Ranges = append(out.Ranges, announce.Range{First: r.First, Last: r.Last})
+	}
+	return out
+}
+
+// selectors parses label selectors. A selector that does not parse matches
+// nothing (and the error is returned for the advertisement's status), rather
+// than everything.
+func selectors(in []metav1.LabelSelector) ([]labels.Selector, error) {
+	var out []labels.Selector
+	var firstErr error
+	for i := range in {
+		s, err := metav1.LabelSelectorAsSelector(&in[i])
+		if err != nil {
+			s = labels.Nothing()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("selector %d: %w", i, err)
+			}
+		}
+		out = append(out, s)
+	}
+	return out, firstErr
+}
+
+// parsedL2 is an L2Advertisement converted, with what is wrong with it.
+type parsedL2 struct {
+	adv announce.L2Advertisement
+	err error
+}
+
+func l2From(a *v1beta1.L2Advertisement) parsedL2 {
+	poolSels, err1 := selectors(a.Spec.IPAddressPoolSelectors)
+	nodeSels, err2 := selectors(a.Spec.NodeSelectors)
+	return parsedL2{
+		adv: announce.L2Advertisement{
+			Name:          a.Name,
+			Pools:         announce.PoolSelector{Names: a.Spec.IPAddressPools, Selectors: poolSels},
+			NodeSelectors: nodeSels,
+			Interfaces:    a.Spec.Interfaces,
+		},
+		err: firstError(err1, err2),
+	}
+}
+
+type parsedBGP struct {
+	adv announce.BGPAdvertisement
+	err error
+}
+
+func bgpFrom(a *v1beta1.BGPAdvertisement) parsedBGP {
+	poolSels, err1 := selectors(a.Spec.IPAddressPoolSelectors)
+	nodeSels, err2 := selectors(a.Spec.NodeSelectors)
+	return parsedBGP{
+		adv: announce.BGPAdvertisement{
+			Name:                a.Name,
+			Pools:               announce.PoolSelector{Names: a.Spec.IPAddressPools, Selectors: poolSels},
+			NodeSelectors:       nodeSels,
+			Peers:               a.Spec.Peers,
+			AggregationLength:   a.Spec.AggregationLength,
+			AggregationLengthV6: a.Spec.AggregationLengthV6,
+			LocalPref:           a.Spec.LocalPref,
+			Communities:         a.Spec.Communities,
+		},
+		err: firstError(err1, err2),
+	}
+}
+
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// selectsNode applies a nodeSelectors list ("empty = every node") to labels.
+func selectsNode(sels []metav1.LabelSelector, nodeLabels map[string]string) (bool, error) {
+	if len(sels) == 0 {
+		return true, nil
+	}
+	parsed, err := selectors(sels)
+	for _, s := range parsed {
+		if s.Matches(labels.Set(nodeLabels)) {
+			return true, err
+		}
+	}
+	return false, err
+}

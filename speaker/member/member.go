@@ -1,0 +1,295 @@
+// Package member tells a speaker which other speakers are alive, without the
+// API server in the loop. It wraps github.com/hashicorp/memberlist (SWIM
+// failure detection with Lifeguard suspicion) with timings tuned for sub-second
+// failover and with gossip encrypted and authenticated by a shared key.
+//
+// Speakers are named after their nodes. They find each other from Node
+// objects (each node's InternalIP and the memberlist port); the caller passes
+// those addresses to Join.
+//
+// In a network partition each side declares the other side dead within the
+// failure-detection time and elects owners among its own live speakers, so
+// every address is announced on each side that has an eligible node: clients
+// keep working on their side. If the partition cuts only the gossip path
+// while the layer-2 segment stays shared, two nodes may answer ARP for the
+// same address until it heals (the most recent gratuitous ARP wins at each
+// client). Memberlist forgets dead members and never dials them again, so the
+// caller rejoins Nodes that are not live; once one join succeeds the two
+// sides merge and every speaker again agrees on a single owner.
+package member
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/hashicorp/memberlist"
+)
+
+// DefaultPort is the memberlist port (TCP and UDP), the same as MetalLB's and
+// Serf's so firewall rules written for them fit.
+const DefaultPort = 7946
+
+// Label is sent with, and authenticated with, every packet: gossip of another
+// memberlist cluster on the same port (a MetalLB install, say) is dropped
+// instead of being merged.
+const Label = "ironlb"
+
+// ErrNoKey is returned by New when no shared key is given and insecure
+// operation was not asked for.
+var ErrNoKey = errors.New("member: no shared key: set IRONLB_MEMBERLIST_KEY, or pass --insecure-memberlist to gossip in clear text")
+
+// Options configure a List.
+type Options struct {
+	// Name of this member: the node name. Required.
+	Name string
+	// BindAddr is the address gossip listens on and advertises: the node's
+	// InternalIP. Required: binding to every address would advertise a guess.
+	BindAddr netip.Addr
+	// Port for TCP and UDP; 0 picks a free port (tests), default in production
+	// is DefaultPort, set by the caller.
+	Port int
+	// Key is the shared secret (any string). A 256-bit AES-GCM key is derived
+	// from it with SHA-256; memberlist then encrypts and authenticates every
+	// packet and stream, and drops what was not sealed with the same key.
+	Key string
+	// Insecure allows an empty Key: gossip in clear text, unauthenticated.
+	Insecure bool
+	// Logger receives memberlist's own messages: debug at V(1), the rest at info.
+	Logger logr.Logger
+}
+
+// List is this speaker's membership view.
+type List struct {
+	ml      *memberlist.Memberlist
+	log     logr.Logger
+	changes chan struct{}
+
+	mu       sync.Mutex
+	left     bool
+	shutdown bool
+}
+
+// New starts listening and gossiping as a cluster of one; call Join to meet
+// the others.
+func New(opts Options) (*List, error) {
+	if opts.Name == "" {
+		return nil, errors.New("member: Name is required")
+	}
+	if !opts.BindAddr.IsValid() {
+		return nil, errors.New("member: BindAddr is required")
+	}
+	if opts.Key == "" && !opts.Insecure {
+		return nil, ErrNoKey
+	}
+	l := &List{log: opts.Logger, changes: make(chan struct{}, 1)}
+
+	cfg := tunedConfig()
+	cfg.Name = opts.Name
+	cfg.BindAddr = opts.BindAddr.String()
+	cfg.BindPort = opts.Port
+	cfg.AdvertiseAddr = opts.BindAddr.String()
+	cfg.AdvertisePort = opts.Port
+	cfg.Label = Label
+	if opts.Key != "" {
+		key := sha256.Sum256([]byte(opts.Key))
+		cfg.SecretKey = key[:]
+	}
+	cfg.Events = &eventDelegate{notify: l.notify}
+	cfg.Logger = log.New(logWriter{opts.Logger}, "", 0)
+
+	ml, err := memberlist.Create(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("member: start gossip on %s: %w", netip.AddrPortFrom(opts.BindAddr, uint16(opts.Port)), err)
+	}
+	l.ml = ml
+	return l, nil
+}
+
+// tunedConfig is memberlist's LAN profile with failure detection tightened
+// so that a dead or cut-off speaker is declared dead in well under a second
+// in a cluster of up to 9 nodes (log10 scaling stretches the suspicion time
+// beyond that):
+//
+//   - ProbeInterval 100ms: each member probes one other member per interval,
+//     so with N members a given member is probed by someone about every
+//     100ms (every member probes it once per N-1 intervals).
+//   - ProbeTimeout 50ms: a LAN round trip is well under a millisecond; 50ms
+//     leaves room for a busy node before indirect probes (through
+//     IndirectChecks other members) and a TCP probe are tried within the
+//     same interval.
+//   - SuspicionMult 3: a suspect is declared dead after 3 probe intervals
+//     (300ms) unless it refutes; with fewer than SuspicionMult+1 members
+//     no confirmations are expected and the minimum applies.
+//   - GossipInterval 20ms: state changes reach every member in a few tens of
+//     milliseconds.
+//
+// Worst case from death to "dead" everywhere is about one probe round
+// (100-200ms) + suspicion (300ms) + gossip (~40ms), which leaves room for
+// the takeover inside a 1s target.
+//
+// The trade-off is false suspicion: a speaker stalled for more than ~350ms
+// (CPU starvation, a long GC pause, a saturated link) may be declared dead;
+// another node then takes its addresses, and when the stalled speaker
+// answers again it refutes and the addresses move back, each move with a
+// gratuitous ARP burst. Lifeguard's awareness (AwarenessMaxMultiplier)
+// makes a member that notices it is itself slow stretch its own timeouts,
+// which damps this. Bandwidth stays small: a probe is ~100 bytes, so 10
+// probes and 50 gossip rounds per second per member. Push-pull full-state
+// sync is kept for anti-entropy but is not on the failure path.
+func tunedConfig() *memberlist.Config {
+	cfg := memberlist.DefaultLANConfig()
+	cfg.ProbeInterval = 100 * time.Millisecond
+	cfg.ProbeTimeout = 50 * time.Millisecond
+	cfg.SuspicionMult = 3
+	cfg.SuspicionMaxTimeoutMult = 2
+	cfg.GossipInterval = 20 * time.Millisecond
+	cfg.GossipNodes = 3
+	// Dead members stay in gossip for a while so that a partition that heals
+	// quickly learns the verdict, then are forgotten.
+	cfg.GossipToTheDeadTime = 10 * time.Second
+	cfg.PushPullInterval = 10 * time.Second
+	// Join and the background TCP stream use this; a LAN peer answers or
+	// refuses within milliseconds, so a blackholed address should not stall
+	// a join for long.
+	cfg.TCPTimeout = 2 * time.Second
+	// A node that comes back with a new address (re-IPed) may take its name
+	// back after this long instead of being refused as a conflict.
+	cfg.DeadNodeReclaimTime = 5 * time.Second
+	return cfg
+}
+
+// Join contacts the given members (InternalIP and memberlist port of other
+// nodes) in parallel and returns how many answered. One answer is enough to
+// learn the whole cluster. Addresses that do not answer are only logged: they
+// are joined again on the caller's next attempt.
+func (l *List) Join(ctx context.Context, addrs []netip.AddrPort) int {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	joined := 0
+	for _, a := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := l.ml.Join([]string{a.String()})
+			if err != nil {
+				l.log.V(1).Info("Memberlist join failed", "address", a.String(), "error", err.Error())
+			}
+			mu.Lock()
+			joined += n
+			mu.Unlock()
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return joined
+}
+
+// Live returns the names of the members believed alive, this one included
+// (until it leaves). A suspect member still counts as alive: it has not been
+// declared dead yet.
+func (l *List) Live() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range l.ml.Members() {
+		out[n.Name] = true
+	}
+	return out
+}
+
+// Changes delivers a value after the live set changed. Notifications are
+// coalesced: read Live after receiving one.
+func (l *List) Changes() <-chan struct{} {
+	return l.changes
+}
+
+// LocalPort is the port gossip listens on (useful with Options.Port 0).
+func (l *List) LocalPort() int {
+	return int(l.ml.LocalNode().Port)
+}
+
+// Leave tells the other members this one is going away so that they take
+// over at once instead of waiting for failure detection. It waits for the
+// broadcast up to timeout. Safe to call more than once and after Shutdown.
+func (l *List) Leave(timeout time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.left || l.shutdown {
+		return nil
+	}
+	l.left = true
+	if err := l.ml.Leave(timeout); err != nil {
+		return fmt.Errorf("member: leave: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops gossip without a goodbye: the others notice by probing.
+func (l *List) Shutdown() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.shutdown {
+		return nil
+	}
+	l.shutdown = true
+	if err := l.ml.Shutdown(); err != nil {
+		return fmt.Errorf("member: shutdown: %w", err)
+	}
+	return nil
+}
+
+func (l *List) notify() {
+	select {
+	case l.changes <- struct{}{}:
+	default: // one pending notification is enough
+	}
+}
+
+// eventDelegate turns memberlist's callbacks into change notifications. The
+// callbacks run on memberlist's goroutines and must not block.
+type eventDelegate struct{ notify func() }
+
+func (d *eventDelegate) NotifyJoin(*memberlist.Node)   { d.notify() }
+func (d *eventDelegate) NotifyLeave(*memberlist.Node)  { d.notify() }
+func (d *eventDelegate) NotifyUpdate(*memberlist.Node) { d.notify() }
+
+// logWriter carries memberlist's "[LEVEL] memberlist: text" lines into logr.
+type logWriter struct{ log logr.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	line := string(bytes.TrimRight(p, "\n"))
+	level, msg := "INFO", line
+	if len(line) > 2 && line[0] == '[' {
+		if end := bytes.IndexByte(p, ']'); end > 0 {
+			level, msg = line[1:end], string(bytes.TrimSpace([]byte(line[end+1:])))
+		}
+	}
+	switch level {
+	case "DEBUG", "TRACE":
+		w.log.V(1).Info(msg, "source", "memberlist")
+	case "ERR", "ERROR":
+		w.log.Info(msg, "source", "memberlist", "level", "error")
+	case "WARN":
+		w.log.Info(msg, "source", "memberlist", "level", "warning")
+	default:
+		w.log.Info(msg, "source", "memberlist")
+	}
+	return len(p), nil
+}
+
+// Addr formats a node address with the memberlist port for Join.
+func Addr(ip netip.Addr, port int) netip.AddrPort {
+	return netip.AddrPortFrom(ip, uint16(port))
+}

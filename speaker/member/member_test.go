@@ -1,0 +1,235 @@
+package member_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ironlb/ironlb/speaker/member"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// start runs a member on a free loopback port and stops it when the test ends.
+func start(t testing.TB, name, key string) *member.List {
+	t.Helper()
+	return startOn(t, name, key, 0)
+}
+
+func startOn(t testing.TB, name, key string, port int) *member.List {
+	t.Helper()
+	l, err := member.New(member.Options{Name: name, BindAddr: loopback, Port: port, Key: key, Insecure: key == "", Logger: logr.Discard()})
+	if err != nil {
+		t.Fatalf("start member %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = l.Shutdown() })
+	return l
+}
+
+func addr(l *member.List) netip.AddrPort { return member.Addr(loopback, l.LocalPort()) }
+
+func names(live map[string]bool) []string {
+	out := make([]string, 0, len(live))
+	for n := range live {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// waitFor polls until cond holds; the deadline only bounds a broken test.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func waitLive(t testing.TB, l *member.List, want ...string) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("live set %v", want), func() bool { return slices.Equal(names(l.Live()), want) })
+}
+
+func cluster(t testing.TB, key string, n ...string) []*member.List {
+	t.Helper()
+	var ls []*member.List
+	for _, name := range n {
+		ls = append(ls, start(t, name, key))
+	}
+	for _, l := range ls[1:] {
+		if got := l.Join(context.Background(), []netip.AddrPort{addr(ls[0])}); got != 1 {
+			t.Fatalf("join answered by %d members, want 1", got)
+		}
+	}
+	for _, l := range ls {
+		waitLive(t, l, n...)
+	}
+	return ls
+}
+
+func TestJoinSeesEveryMember(t *testing.T) {
+	ls := cluster(t, "s3cret", "node-a", "node-b", "node-c")
+	select {
+	case <-ls[0].Changes():
+	default:
+		t.Error("no change notification after members joined")
+	}
+}
+
+func TestStoppedMemberIsDetected(t *testing.T) {
+	ls := cluster(t, "s3cret", "node-a", "node-b", "node-c")
+	drain(ls[0])
+	if err := ls[2].Shutdown(); err != nil { // a crash: no goodbye
+		t.Fatal(err)
+	}
+	waitLive(t, ls[0], "node-a", "node-b")
+	waitLive(t, ls[1], "node-a", "node-b")
+	select {
+	case <-ls[0].Changes():
+	default:
+		t.Error("no change notification after a member died")
+	}
+}
+
+func TestLeaveIsSeen(t *testing.T) {
+	ls := cluster(t, "s3cret", "node-a", "node-b")
+	if err := ls[1].Leave(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, ls[0], "node-a")
+	if got := names(ls[1].Live()); slices.Contains(got, "node-b") {
+		t.Errorf("a member that left still counts itself live: %v", got)
+	}
+	// Leave twice and after Shutdown is harmless.
+	_ = ls[1].Shutdown()
+	if err := ls[1].Leave(time.Second); err != nil {
+		t.Errorf("Leave after Shutdown: %v", err)
+	}
+}
+
+// A speaker restarted on its node (same address and port) after it was
+// declared dead refutes the verdict and is live again.
+func TestRejoinAfterRestart(t *testing.T) {
+	ls := cluster(t, "s3cret", "node-a", "node-b")
+	port := ls[1].LocalPort()
+	_ = ls[1].Shutdown()
+	waitLive(t, ls[0], "node-a")
+	again := startOn(t, "node-b", "s3cret", port)
+	if got := again.Join(context.Background(), []netip.AddrPort{addr(ls[0])}); got != 1 {
+		t.Fatalf("rejoin answered by %d members, want 1", got)
+	}
+	waitLive(t, ls[0], "node-a", "node-b")
+	waitLive(t, again, "node-a", "node-b")
+}
+
+func TestKeyMismatchPreventsJoin(t *testing.T) {
+	tests := []struct {
+		name       string
+		key1, key2 string
+	}{
+		{name: "different keys", key1: "one", key2: "two"},
+		{name: "clear text to an encrypted member", key1: "one", key2: ""},
+		{name: "encrypted to a clear-text member", key1: "", key2: "two"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := start(t, "node-a", tc.key1)
+			b := start(t, "node-b", tc.key2)
+			if got := b.Join(context.Background(), []netip.AddrPort{addr(a)}); got != 0 {
+				t.Errorf("join with a mismatched key answered by %d members, want 0", got)
+			}
+			// Give stray packets time to arrive; none may be accepted.
+			time.Sleep(300 * time.Millisecond)
+			if diff := cmp.Diff([]string{"node-a"}, names(a.Live())); diff != "" {
+				t.Errorf("live set of node-a (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"node-b"}, names(b.Live())); diff != "" {
+				t.Errorf("live set of node-b (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNewRefusesWithoutKey(t *testing.T) {
+	_, err := member.New(member.Options{Name: "node-a", BindAddr: loopback, Logger: logr.Discard()})
+	if !errors.Is(err, member.ErrNoKey) {
+		t.Errorf("New without key or Insecure: error %v, want ErrNoKey", err)
+	}
+}
+
+func TestJoinUnreachableAddress(t *testing.T) {
+	a := start(t, "node-a", "k")
+	b := start(t, "node-b", "k")
+	port := b.LocalPort()
+	_ = b.Shutdown() // nothing listens there any more
+	if got := a.Join(context.Background(), []netip.AddrPort{member.Addr(loopback, port)}); got != 0 {
+		t.Errorf("join of a closed port answered by %d members, want 0", got)
+	}
+	if diff := cmp.Diff([]string{"node-a"}, names(a.Live())); diff != "" {
+		t.Errorf("live set (-want +got):\n%s", diff)
+	}
+}
+
+func drain(l *member.List) {
+	for {
+		select {
+		case <-l.Changes():
+		default:
+			return
+		}
+	}
+}
+
+// BenchmarkDetectDeadMember prints how long the survivors of a three-member
+// cluster take to drop a member that stopped without leaving (p50 and p99 of
+// the slower survivor), and how long a graceful leave takes to be seen.
+func BenchmarkDetectDeadMember(b *testing.B) {
+	const trials = 20
+	measure := func(b *testing.B, graceful bool) []time.Duration {
+		var out []time.Duration
+		for i := range trials {
+			ls := cluster(b, "bench", fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i), fmt.Sprintf("c%d", i))
+			// Let a few probe rounds pass so the victim is an established member.
+			time.Sleep(300 * time.Millisecond)
+			start := time.Now()
+			if graceful {
+				_ = ls[2].Leave(time.Second)
+			}
+			_ = ls[2].Shutdown()
+			want := []string{fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)}
+			waitLive(b, ls[0], want...)
+			waitLive(b, ls[1], want...)
+			out = append(out, time.Since(start))
+			_ = ls[0].Shutdown()
+			_ = ls[1].Shutdown()
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, mode := range []struct {
+		name     string
+		graceful bool
+	}{{"crash", false}, {"leave", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			for b.Loop() {
+				d := measure(b, mode.graceful)
+				p50, p99 := d[len(d)/2], d[len(d)-1]
+				b.ReportMetric(float64(p50.Milliseconds()), "p50-ms")
+				b.ReportMetric(float64(p99.Milliseconds()), "p99-ms")
+				b.Logf("%s: %d trials, p50 %v, p99 %v", mode.name, trials, p50, p99)
+			}
+		})
+	}
+}

@@ -1,0 +1,70 @@
+package speaker
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ironlb/ironlb/speaker/announce"
+)
+
+// Protocol label values of ironlb_announced.
+const (
+	protocolLayer2 = "layer2"
+	protocolBGP    = "bgp"
+)
+
+type metrics struct {
+	announced *prometheus.GaugeVec
+	members   prometheus.Gauge
+	set       map[[3]string]bool // label sets currently exported
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		announced: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ironlb_announced",
+			Help: "1 for each address this node announces, by protocol (layer2 or bgp).",
+		}, []string{"ip", "node", "protocol"}),
+		members: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ironlb_speaker_live_members",
+			Help: "Speakers this node sees alive, itself included.",
+		}),
+		set: map[[3]string]bool{},
+	}
+	for _, c := range []prometheus.Collector{m.announced, m.members} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("speaker: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// setAnnounced exports this node's announcements and drops the series of
+// addresses it no longer announces.
+func (m *metrics) setAnnounced(res announce.Result, node string) {
+	now := map[[3]string]bool{}
+	for ip, a := range res.L2 {
+		if a.Node == node {
+			now[[3]string{ip.String(), node, protocolLayer2}] = true
+		}
+	}
+	for ip, a := range res.BGP {
+		for _, n := range a.Nodes {
+			if n == node {
+				now[[3]string{ip.String(), node, protocolBGP}] = true
+			}
+		}
+	}
+	for l := range m.set {
+		if !now[l] {
+			m.announced.DeleteLabelValues(l[0], l[1], l[2])
+		}
+	}
+	for l := range now {
+		if !m.set[l] {
+			m.announced.WithLabelValues(l[0], l[1], l[2]).Set(1)
+		}
+	}
+	m.set = now
+}

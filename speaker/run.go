@@ -1,0 +1,208 @@
+package speaker
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/speaker/bgp"
+	"github.com/ironlb/ironlb/speaker/layer2"
+	"github.com/ironlb/ironlb/speaker/member"
+)
+
+// Options is everything ironlb-speaker is configured with (its flags).
+type Options struct {
+	Config
+	// MemberlistBindAddress is the gossip address; zero = the Node's InternalIP.
+	MemberlistBindAddress netip.Addr
+	// MemberlistKey is the shared gossip secret (IRONLB_MEMBERLIST_KEY).
+	MemberlistKey string
+	// InsecureMemberlist allows gossip without a key.
+	InsecureMemberlist bool
+	// GratuitousCount and ReannounceInterval are passed to layer2.Options.
+	GratuitousCount    int
+	ReannounceInterval time.Duration
+	// BGPListenPort is the port GoBGP accepts sessions on; -1 = do not listen.
+	BGPListenPort int32
+	// MetricsBindAddress and HealthProbeBindAddress: "0" disables.
+	MetricsBindAddress     string
+	HealthProbeBindAddress string
+}
+
+// Timeouts of the shutdown sequence.
+const (
+	leaveTimeout   = 2 * time.Second  // wait for the goodbye to reach a member
+	bgpStopTimeout = 10 * time.Second // withdraw and close sessions
+	drainTimeout   = 10 * time.Second // manager and responders wind down
+)
+
+// Validate reports the first invalid option with the flag or variable to fix.
+func (o Options) Validate() error {
+	switch {
+	case o.NodeName == "":
+		return errors.New("--node-name (or NODE_NAME) is required")
+	case o.MemberlistKey == "" && !o.InsecureMemberlist:
+		return errors.New("IRONLB_MEMBERLIST_KEY is empty: set it to the shared key (any string), or pass --insecure-memberlist to gossip unauthenticated")
+	case o.MemberlistPort < 1 || o.MemberlistPort > 65535:
+		return fmt.Errorf("--memberlist-port %d is not a port", o.MemberlistPort)
+	case o.Class.Class == "":
+		return errors.New("--load-balancer-class must not be empty")
+	case o.GratuitousCount < 0:
+		return fmt.Errorf("--gratuitous-count %d must not be negative", o.GratuitousCount)
+	case o.ReannounceInterval < 0:
+		return fmt.Errorf("--reannounce-interval %s must not be negative", o.ReannounceInterval)
+	case o.BGPListenPort < -1 || o.BGPListenPort > 65535:
+		return fmt.Errorf("--bgp-listen-port %d is not -1 or a port", o.BGPListenPort)
+	}
+	return nil
+}
+
+// Run runs the speaker until ctx is cancelled (SIGTERM), then hands over:
+// it leaves the memberlist so the others take its addresses at once, stops
+// BGP (withdrawing its routes, unless graceful restart keeps them), and only
+// then stops answering and watching.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	log := ctrl.Log.WithName("speaker")
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	if err := v1beta1.AddToScheme(scheme); err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Logger:                 log,
+		Cache:                  CacheOptions(opts.SecretNamespace),
+		Metrics:                metricsserver.Options{BindAddress: opts.MetricsBindAddress},
+		HealthProbeBindAddress: opts.HealthProbeBindAddress,
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+
+	var node corev1.Node
+	if err := mgr.GetAPIReader().Get(ctx, types.NamespacedName{Name: opts.NodeName}, &node); err != nil {
+		return fmt.Errorf("reading this speaker's Node %q (check --node-name): %w", opts.NodeName, err)
+	}
+	bind := opts.MemberlistBindAddress
+	if !bind.IsValid() {
+		var ok bool
+		if bind, ok = internalIP(&node); !ok {
+			return fmt.Errorf("node %s has no InternalIP to gossip on: set --memberlist-bind-address", opts.NodeName)
+		}
+	}
+
+	members, err := member.New(member.Options{
+		Name: opts.NodeName, BindAddr: bind, Port: opts.MemberlistPort,
+		Key: opts.MemberlistKey, Insecure: opts.InsecureMemberlist,
+		Logger: log.WithName("memberlist"),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = members.Shutdown() }()
+
+	l2, err := layer2.New(layer2.Options{
+		Logger: log.WithName("layer2"), Registerer: crmetrics.Registry,
+		ReannounceInterval: opts.ReannounceInterval, GratuitousCount: opts.GratuitousCount,
+	})
+	if err != nil {
+		return err
+	}
+	bgpSpeaker, err := bgp.New(bgp.Options{
+		Logger: log.WithName("bgp"), Registerer: crmetrics.Registry,
+		RouterID: routerID(&node), ListenPort: opts.BGPListenPort,
+	})
+	if err != nil {
+		return err
+	}
+	if err := bgpSpeaker.Start(ctx); err != nil {
+		return fmt.Errorf("starting BGP: %w", err)
+	}
+
+	opts.Config.Registerer = crmetrics.Registry
+	sp, err := New(opts.Config, l2, bgpSpeaker, members)
+	if err != nil {
+		return err
+	}
+	if err := sp.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the speaker: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("announcing", sp.Ready); err != nil {
+		return err
+	}
+
+	// The manager and the responders get their own context: on SIGTERM they
+	// keep running until the hand-over below is done.
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	l2Done := make(chan error, 1)
+	go func() { l2Done <- l2.Run(runCtx) }()
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(runCtx) }()
+	log.Info("Speaker running", "node", opts.NodeName, "memberlist", netip.AddrPortFrom(bind, uint16(opts.MemberlistPort)).String())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("Shutting down: handing over to the other speakers")
+	case runErr = <-mgrDone:
+		mgrDone <- runErr
+	case runErr = <-l2Done:
+		runErr = fmt.Errorf("layer 2 responder: %w", runErr)
+		l2Done <- nil
+	}
+
+	if err := members.Leave(leaveTimeout); err != nil {
+		log.Info("Leaving the memberlist timed out; the others will notice by probing", "error", err.Error())
+	}
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bgpStopTimeout)
+	if err := bgpSpeaker.Stop(stopCtx); err != nil {
+		log.Error(err, "Stopping BGP")
+	}
+	cancel()
+	stop()
+	wait(mgrDone, drainTimeout)
+	wait(l2Done, drainTimeout)
+	return runErr
+}
+
+func wait(done <-chan error, timeout time.Duration) {
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
+}
+
+// routerID is the node's first IPv4 InternalIP. An IPv6-only node has none,
+// so a stable ID is derived from its name (BGP needs a 32-bit ID, not an
+// address; a BGPPeer's routerID overrides it).
+func routerID(n *corev1.Node) netip.Addr {
+	if ip, ok := firstIPv4(n); ok {
+		return ip
+	}
+	h := sha256.Sum256([]byte(n.Name))
+	h[0] |= 1 // never 0.0.0.0
+	return netip.AddrFrom4([4]byte{h[0], h[1], h[2], h[3]})
+}

@@ -1,0 +1,176 @@
+package speaker
+
+import (
+	"context"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
+)
+
+// everything is the one work item: any change recomputes the whole decision.
+var everything = reconcile.Request{NamespacedName: types.NamespacedName{Name: "all"}}
+
+// CacheOptions are the informer cache settings the speaker needs: managed
+// fields stripped (they are a large share of a Service's size), and Secrets
+// cached only from secretNamespace when it is set.
+func CacheOptions(secretNamespace string) cache.Options {
+	opts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	if secretNamespace != "" {
+		opts.ByObject = map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Namespaces: map[string]cache.Config{secretNamespace: {}}},
+		}
+	}
+	return opts
+}
+
+// SetupWithManager registers the speaker's controller and its background
+// loops (joining other speakers, writing BGP session status).
+func (s *Speaker) SetupWithManager(mgr ctrl.Manager) error {
+	s.reader = mgr.GetCache()
+	s.writer = mgr.GetClient()
+	s.recorder = mgr.GetEventRecorder("ironlb-speaker")
+	s.log = mgr.GetLogger().WithName(ctrlName).WithValues("node", s.cfg.NodeName)
+
+	all := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+		return []reconcile.Request{everything}
+	})
+	err := ctrl.NewControllerManagedBy(mgr).
+		Named(ctrlName).
+		Watches(&corev1.Service{}, all, builder.WithPredicates(s.serviceChanged())).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(s.sliceOfLocalService),
+			builder.WithPredicates(readyNodesChanged())).
+		Watches(&corev1.Node{}, all, builder.WithPredicates(nodeChanged())).
+		Watches(&v1beta1.IPAddressPool{}, all, builder.WithPredicates(
+			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
+		Watches(&v1beta1.L2Advertisement{}, all, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1beta1.BGPAdvertisement{}, all, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1beta1.BGPPeer{}, all, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(s.referencedSecret)).
+		WatchesRawSource(source.TypedChannel(s.trigger, handler.TypedFuncs[string, reconcile.Request]{
+			GenericFunc: func(_ context.Context, _ event.TypedGenericEvent[string], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				q.Add(everything)
+			},
+		})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		Complete(s)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(manager.RunnableFunc(s.runMembership)); err != nil {
+		return err
+	}
+	return mgr.Add(manager.RunnableFunc(s.runSessionStatus))
+}
+
+// serviceChanged passes changes that can alter an announcement: a handled
+// Service appearing, going, or changing type, class, policy, addresses or
+// recorded pool. Status condition updates by the controller are skipped.
+func (s *Speaker) serviceChanged() predicate.Predicate {
+	handled := func(o client.Object) bool {
+		svc, ok := o.(*corev1.Service)
+		return ok && s.cfg.Class.Handles(svc)
+	}
+	return predicate.Funcs{
+		CreateFunc:  func(e event.CreateEvent) bool { return handled(e.Object) },
+		DeleteFunc:  func(e event.DeleteEvent) bool { return handled(e.Object) },
+		GenericFunc: func(e event.GenericEvent) bool { return handled(e.Object) },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			if !handled(e.ObjectOld) && !handled(e.ObjectNew) {
+				return false
+			}
+			o, n := e.ObjectOld.(*corev1.Service), e.ObjectNew.(*corev1.Service)
+			return o.Spec.Type != n.Spec.Type ||
+				!equality.Semantic.DeepEqual(o.Spec.LoadBalancerClass, n.Spec.LoadBalancerClass) ||
+				o.Spec.ExternalTrafficPolicy != n.Spec.ExternalTrafficPolicy ||
+				!equality.Semantic.DeepEqual(o.Status.LoadBalancer.Ingress, n.Status.LoadBalancer.Ingress) ||
+				o.Annotations[v1beta1.AnnotationAllocatedFromPool] != n.Annotations[v1beta1.AnnotationAllocatedFromPool]
+		},
+	}
+}
+
+// sliceOfLocalService recomputes for an EndpointSlice only when its Service
+// is handled and uses the Local policy: only then do endpoints matter.
+func (s *Speaker) sliceOfLocalService(ctx context.Context, o client.Object) []reconcile.Request {
+	name := o.GetLabels()[discoveryv1.LabelServiceName]
+	if name == "" {
+		return nil
+	}
+	var svc corev1.Service
+	if err := s.reader.Get(ctx, types.NamespacedName{Namespace: o.GetNamespace(), Name: name}, &svc); err != nil {
+		// Not in the cache (yet): its creation event recomputes anyway.
+		return nil
+	}
+	if !s.cfg.Class.Handles(&svc) || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
+		return nil
+	}
+	return []reconcile.Request{everything}
+}
+
+// readyNodesChanged skips EndpointSlice updates that leave the set of nodes
+// with a ready endpoint unchanged (most of them: pod IP churn, hints).
+func readyNodesChanged() predicate.Predicate {
+	nodes := func(o client.Object) []string {
+		es, ok := o.(*discoveryv1.EndpointSlice)
+		if !ok {
+			return nil
+		}
+		for _, n := range readyEndpointNodes([]discoveryv1.EndpointSlice{*es}) {
+			return n
+		}
+		return nil
+	}
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return !slices.Equal(nodes(e.ObjectOld), nodes(e.ObjectNew)) ||
+			e.ObjectOld.GetLabels()[discoveryv1.LabelServiceName] != e.ObjectNew.GetLabels()[discoveryv1.LabelServiceName]
+	}}
+}
+
+// nodeChanged passes Node updates that change eligibility, peer selection or
+// the address speakers join: labels, the Ready and NetworkUnavailable
+// conditions, addresses. Heartbeat-only status updates are skipped.
+func nodeChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*corev1.Node)
+		n, ok2 := e.ObjectNew.(*corev1.Node)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return !equality.Semantic.DeepEqual(o.Labels, n.Labels) ||
+			nodeFrom(o).Ready != nodeFrom(n).Ready ||
+			nodeFrom(o).NetworkUnavailable != nodeFrom(n).NetworkUnavailable ||
+			!equality.Semantic.DeepEqual(o.Status.Addresses, n.Status.Addresses)
+	}}
+}
+
+// referencedSecret recomputes when a Secret some BGPPeer reads its password
+// from changes, so a rotated password is applied (and resets that peer only).
+func (s *Speaker) referencedSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	var peers v1beta1.BGPPeerList
+	if err := s.reader.List(ctx, &peers, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	for _, p := range peers.Items {
+		ref := p.Spec.PasswordSecret
+		if ref != nil && ref.Name == o.GetName() && ref.Namespace == o.GetNamespace() {
+			return []reconcile.Request{everything}
+		}
+	}
+	return nil
+}
