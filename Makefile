@@ -39,14 +39,22 @@ lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
 
+.PHONY: images
+images: ## Build OCI image archives into dist/ without a Docker engine (kind load image-archive accepts them)
+	$(GO) run ./hack/images --out dist
+
+.PHONY: helm
+helm: ## Build (once, cached) helm from the Go module proxy
+	@hack/helm.sh >/dev/null
+
 .PHONY: envtest
 envtest: ## Build (once, cached) kube-apiserver, etcd and kubectl from the Go module proxy
 	@hack/envtest.sh >/dev/null
 
 .PHONY: test
-test: verify-generate lint envtest ## Every test: unit, envtest integration and (as root) the lab
+test: verify-generate lint envtest helm images ## Every test: unit, envtest integration, chart and (as root) the lab
 	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -race -count=1 $(RACE_PKGS)
-	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -count=1 $$($(GO) list ./... | grep -v -e /controllers -e /speaker)
+	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) IRONLB_IMAGES=$(CURDIR)/dist $(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E 'ironlb/ironlb/(controllers|speaker)(/|$$)')
 
 .PHONY: bench
 bench: envtest ## Benchmarks that print figures (allocator, end-to-end burst)

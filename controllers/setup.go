@@ -17,6 +17,8 @@ import (
 
 // The leader-election Lease lives in the components' namespace.
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=ironlb-system,resources=leases,verbs=get;list;watch;create;update;patch
+// Leader election records its transitions as core Events on the Lease.
+// +kubebuilder:rbac:groups="",namespace=ironlb-system,resources=events,verbs=create;patch
 
 // Options configure the reconcilers.
 type Options struct {

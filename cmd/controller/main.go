@@ -21,6 +21,7 @@ import (
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/controllers"
+	"github.com/ironlb/ironlb/controllers/webhook"
 )
 
 // Options are the controller's flags.
@@ -35,6 +36,7 @@ type Options struct {
 	KubeAPIQPS    float64
 	KubeAPIBurst  int
 	Zap           zap.Options
+	Webhook       webhook.Options
 }
 
 // InitFlags registers the flags on fs. --kubeconfig is registered by
@@ -50,6 +52,7 @@ func (o *Options) InitFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", 200, "Sustained requests per second to the API server.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", 400, "Burst of requests to the API server.")
 	o.Zap.BindFlags(fs)
+	o.Webhook.BindFlags(fs)
 }
 
 // Validate checks the flags before anything starts.
@@ -64,6 +67,7 @@ func (o *Options) Validate() error {
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst <= 0 {
 		errs = append(errs, errors.New("--kube-api-qps and --kube-api-burst must be positive"))
 	}
+	errs = append(errs, o.Webhook.Validate())
 	return errors.Join(errs...)
 }
 
@@ -105,6 +109,7 @@ func run(opts Options, log logr.Logger) error {
 		LeaderElectionID:              "ironlb-controller",
 		LeaderElectionNamespace:       opts.LeaderElectNS,
 		LeaderElectionReleaseOnCancel: true,
+		WebhookServer:                 opts.Webhook.NewServer(),
 		Cache: cache.Options{
 			// Only namespace labels are read; keep the cache small.
 			ByObject: map[client.Object]cache.ByObject{&corev1.Namespace{}: {}},
@@ -124,6 +129,15 @@ func run(opts Options, log logr.Logger) error {
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
+	}
+	if opts.Webhook.Enabled() {
+		ready, err := webhook.Enable(mgr, opts.Webhook)
+		if err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("webhook", ready); err != nil {
+			return err
+		}
 	}
 	log.Info("Starting", "class", opts.Class, "defaultClass", opts.DefaultClass, "leaderElect", opts.LeaderElect)
 	return mgr.Start(ctrl.SetupSignalHandler())
