@@ -268,7 +268,8 @@ func prepare(req Request) (prepared, *Error) {
 // existing Service does not lose its address to gain a second family in
 // another pool (it gains it in its own pool as soon as that pool can).
 //
-// A Closed pool only keeps addresses of step 2. With NoNew, only step 2
+// A Closed pool, and a pool without AutoAssign that the Service does not
+// name, only keep addresses of step 2. With NoNew, only step 2
 // (and requested IPs the Service already holds or shows) may succeed;
 // otherwise Assign returns the error that made the Service's own addresses
 // unusable, or an error wrapping ErrNoNew.
@@ -381,7 +382,10 @@ func (a *Allocator) allowedPools(rq *prepared, buf []*poolState) ([]*poolState, 
 	}
 	pools := buf
 	for _, p := range a.order {
-		if p.AutoAssign && p.admits(&rq.Request) {
+		// A pool without AutoAssign still keeps the Service's own
+		// addresses (pickOne hands out nothing new from it): turning
+		// autoAssign off must not move Services already using the pool.
+		if (p.AutoAssign || a.holdsOwn(p, rq)) && p.admits(&rq.Request) {
 			pools = append(pools, p)
 		}
 	}
@@ -392,6 +396,21 @@ func (a *Allocator) allowedPools(rq *prepared, buf []*poolState) ([]*poolState, 
 		return nil, newError(ReasonNoMatchingPool, "no address pool with automatic assignment admits %s", svc)
 	}
 	return pools, nil
+}
+
+// holdsOwn reports whether one of the Service's own addresses (lease or
+// Current) lies in p.
+func (a *Allocator) holdsOwn(p *poolState, rq *prepared) bool {
+	for _, src := range rq.own() {
+		for _, ip := range src {
+			if ip, ok := ownAddr(ip); ok {
+				if r := a.index.lookup(ip); r != nil && r.pool == p {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // pick is one address chosen for a plan. A fresh pick has been peeked from
@@ -490,6 +509,8 @@ func (a *Allocator) pickOne(p *poolState, f Family, rq *prepared, pl *plan) (pic
 		return pick{}, &Error{Reason: reasonNoNew}
 	case p.Closed:
 		return pick{}, newError(ReasonNoMatchingPool, "pool %s is being deleted and hands out no new addresses, so %s cannot get one from it", p.Name, rq.Service)
+	case !p.AutoAssign && rq.Pool == "":
+		return pick{}, newError(ReasonNoMatchingPool, "pool %s has autoAssign off and only keeps the addresses %s already has", p.Name, rq.Service)
 	}
 
 	if rq.SharingKey != "" {

@@ -614,3 +614,31 @@ func TestNoNew(t *testing.T) {
 		t.Errorf("assigned = %d, want 2: NoNew must not hand out addresses", st.AssignedIPv4)
 	}
 }
+
+func TestAutoAssignOffKeepsOwnAddresses(t *testing.T) {
+	on := pool("p", "192.0.2.0/28")
+	a := newAllocator(t, on)
+	got := mustAssign(t, a, svc("a"))
+
+	off := on
+	off.AutoAssign = false
+	if _, err := a.SetPools([]Pool{off, pool("q", "198.51.100.0/28")}); err != nil {
+		t.Fatal(err)
+	}
+	kept := mustAssign(t, a, svc("a").with(func(r *Request) { r.Current = got.IPs }))
+	if diff := cmp.Diff(got, kept, addrCmp); diff != "" {
+		t.Errorf("the Service moved when its pool turned autoAssign off (-before +after):\n%s", diff)
+	}
+	if newcomer := mustAssign(t, a, svc("b")); newcomer.Pool != "q" {
+		t.Errorf("newcomer got %v; want an address of pool q, not of the autoAssign-off pool", newcomer)
+	}
+
+	// After a restart (no lease, the status shows the address) it is kept too.
+	b := newAllocator(t, off)
+	restored := mustAssign(t, b, svc("a").with(func(r *Request) { r.Current, r.NoNew = got.IPs, true }))
+	if diff := cmp.Diff(got, restored, addrCmp); diff != "" {
+		t.Errorf("restore (-want +got):\n%s", diff)
+	}
+	_, err := b.Assign(svc("c"))
+	checkReason(t, err, ReasonNoMatchingPool)
+}

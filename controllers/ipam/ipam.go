@@ -15,6 +15,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -32,8 +34,8 @@ type IPAM struct {
 	mu       sync.Mutex
 	restored bool
 	verdicts map[string]PoolVerdict
-	// versions fingerprints the pools last synced (name -> resourceVersion),
-	// so that a sync with nothing new costs one cache List.
+	// versions fingerprints the pool specs last synced, so that a sync with
+	// nothing new costs one cache List. Status writes do not count.
 	versions map[string]string
 }
 
@@ -84,12 +86,7 @@ func (m *IPAM) restore(ctx context.Context, svcs []corev1.Service) (restored, lo
 		if !m.class.Handles(svc) || len(current) == 0 {
 			continue
 		}
-		req, err := m.RequestFor(ctx, svc, current)
-		if err == nil {
-			req.NoNew = true
-			_, err = m.Assign(req.Request)
-		}
-		if err != nil {
+		if err := m.restoreOne(ctx, svc, current); err != nil {
 			lost++
 			log.FromContext(ctx).V(1).Info("Could not restore addresses; the Service is reconciled again",
 				"service", client.ObjectKeyFromObject(svc), "ips", current, "reason", err.Error())
@@ -98,6 +95,34 @@ func (m *IPAM) restore(ctx context.Context, svcs []corev1.Service) (restored, lo
 		restored++
 	}
 	return restored, lost
+}
+
+// restoreOne claims the addresses a Service shows. When its request cannot
+// be met by them (it asks for other IPs or another pool, as after a failed
+// change: the Service kept its old lease and said why), it still holds on to
+// what it shows, from the pool that contains them, exactly as before the
+// restart; reconciling it then decides the rest.
+func (m *IPAM) restoreOne(ctx context.Context, svc *corev1.Service, current []netip.Addr) error {
+	req, err := m.RequestFor(ctx, svc, current)
+	if err != nil && allocator.ReasonOf(err) == "" {
+		return err
+	}
+	req.NoNew = true
+	if err == nil {
+		if _, err = m.Assign(req.Request); err == nil {
+			return nil
+		}
+	}
+	pool, ok := m.PoolOf(current[0])
+	if !ok {
+		return err
+	}
+	keep := req.Request
+	keep.IPs, keep.Pool = nil, pool
+	if _, kerr := m.Assign(keep); kerr != nil {
+		return errors.Join(err, kerr)
+	}
+	return nil
 }
 
 // SyncPools re-validates every pool and hands the valid ones to the
@@ -117,12 +142,14 @@ func (m *IPAM) syncPoolsLocked(ctx context.Context) (bool, error) {
 	}
 	versions := make(map[string]string, len(pools.Items))
 	for _, p := range pools.Items {
-		versions[p.Name] = p.ResourceVersion
+		// Generation moves with the spec and when deletion starts; a
+		// status write leaves it alone and so triggers no re-sync.
+		versions[p.Name] = fmt.Sprintf("%d/%t", p.Generation, !p.DeletionTimestamp.IsZero())
 	}
 	if m.versions != nil && maps.Equal(versions, m.versions) {
 		return false, nil
 	}
-	verdicts := Validate(pools.Items)
+	verdicts := ValidateKeeping(pools.Items, m.established)
 	valid := make([]allocator.Pool, 0, len(verdicts))
 	for _, v := range verdicts {
 		if v.Valid() {
@@ -136,6 +163,18 @@ func (m *IPAM) syncPoolsLocked(ctx context.Context) (bool, error) {
 	}
 	m.verdicts, m.versions = verdicts, versions
 	return true, nil
+}
+
+// established reports whether the pool's current spec was accepted before:
+// by this process, or by an earlier one as the pool's Ready condition shows.
+// The caller holds m.mu.
+func (m *IPAM) established(p *v1beta1.IPAddressPool) bool {
+	if v, ok := m.verdicts[p.Name]; ok && v.Valid() && v.UID == p.UID && v.Generation == p.Generation {
+		return true
+	}
+	c := meta.FindStatusCondition(p.Status.Conditions, v1beta1.PoolReady)
+	return c != nil && c.ObservedGeneration == p.Generation &&
+		(c.Status == metav1.ConditionTrue || c.Reason == v1beta1.ReasonPoolDeleting)
 }
 
 // Verdict returns the latest verdict on the named pool.

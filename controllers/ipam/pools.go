@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/controllers/allocator"
@@ -20,6 +21,9 @@ type PoolVerdict struct {
 	// Reason and Message say why the pool is not used ("" when valid).
 	Reason  string
 	Message string
+	// UID and Generation identify the spec judged.
+	UID        types.UID
+	Generation int64
 }
 
 // Valid reports whether the pool may hand out addresses.
@@ -30,11 +34,26 @@ func (v PoolVerdict) Valid() bool { return v.Reason == "" }
 // unaffected. Older means created first, then by name, so every replica and
 // every restart reaches the same verdict.
 func Validate(pools []v1beta1.IPAddressPool) map[string]PoolVerdict {
+	return ValidateKeeping(pools, nil)
+}
+
+// ValidateKeeping is Validate, except that pools whose current spec was
+// accepted before (established reports it) rank before all others, so that
+// creating or editing a pool never takes the addresses of a pool in use.
+// (Creation timestamps have one-second resolution: by age alone, a pool
+// created in the same second as one in use, with a name sorting first,
+// would evict that pool's Services.)
+func ValidateKeeping(pools []v1beta1.IPAddressPool, established func(*v1beta1.IPAddressPool) bool) map[string]PoolVerdict {
 	ordered := make([]*v1beta1.IPAddressPool, len(pools))
+	known := make(map[*v1beta1.IPAddressPool]bool, len(pools))
 	for i := range pools {
 		ordered[i] = &pools[i]
+		known[&pools[i]] = established != nil && established(&pools[i])
 	}
 	sort.Slice(ordered, func(i, j int) bool {
+		if ki, kj := known[ordered[i]], known[ordered[j]]; ki != kj {
+			return ki
+		}
 		ti, tj := ordered[i].CreationTimestamp, ordered[j].CreationTimestamp
 		if !ti.Equal(&tj) {
 			return ti.Before(&tj)
@@ -47,18 +66,20 @@ func Validate(pools []v1beta1.IPAddressPool) map[string]PoolVerdict {
 	for _, p := range ordered {
 		ap, reason, err := Translate(p)
 		if err != nil {
-			verdicts[p.Name] = PoolVerdict{Reason: reason, Message: err.Error()}
+			verdicts[p.Name] = PoolVerdict{Reason: reason, Message: err.Error(), UID: p.UID, Generation: p.Generation}
 			continue
 		}
 		if other, r1, r2, ok := firstOverlap(ap, accepted); ok {
 			verdicts[p.Name] = PoolVerdict{
-				Reason:  v1beta1.ReasonOverlap,
-				Message: fmt.Sprintf("%s overlaps %s of pool %q; remove one of them", r1, r2, other),
+				Reason:     v1beta1.ReasonOverlap,
+				Message:    fmt.Sprintf("%s overlaps %s of pool %q; remove one of them", r1, r2, other),
+				UID:        p.UID,
+				Generation: p.Generation,
 			}
 			continue
 		}
 		accepted = append(accepted, ap)
-		verdicts[p.Name] = PoolVerdict{Pool: ap}
+		verdicts[p.Name] = PoolVerdict{Pool: ap, UID: p.UID, Generation: p.Generation}
 	}
 	return verdicts
 }

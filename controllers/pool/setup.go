@@ -2,6 +2,11 @@ package pool
 
 import (
 	"context"
+	"time"
+
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,6 +18,10 @@ import (
 	"github.com/ironlb/ironlb/api/v1beta1"
 )
 
+// statusDelay bounds how often a pool's usage counts are written while
+// Services come and go.
+const statusDelay = 500 * time.Millisecond
+
 // SetupWithManager registers the reconciler. touched carries the names of
 // pools whose usage changed because a Service got or lost an address.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, touched <-chan event.TypedGenericEvent[string]) error {
@@ -20,11 +29,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, touched <-chan event.Typ
 		Named("ipaddresspool").
 		// A pool's validity depends on every other pool (overlaps), so any
 		// pool event sends them all through reconcile; pools are few.
-		Watches(&v1beta1.IPAddressPool{}, handler.EnqueueRequestsFromMapFunc(r.allPools)).
-		WatchesRawSource(source.TypedChannel(touched, handler.TypedEnqueueRequestsFromMapFunc(
-			func(_ context.Context, name string) []reconcile.Request {
-				return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: name}}}
-			}))).
+		// Our own status writes change no generation and are filtered out.
+		Watches(&v1beta1.IPAddressPool{}, handler.EnqueueRequestsFromMapFunc(r.allPools),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(source.TypedChannel(touched, handler.TypedFuncs[string, reconcile.Request]{
+			// Usage changes come in bursts: refresh a pool's counts at most
+			// once per statusDelay instead of once per Service.
+			GenericFunc: func(_ context.Context, e event.TypedGenericEvent[string], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: e.Object}}, statusDelay)
+			},
+		})).
 		Complete(r)
 }
 

@@ -77,6 +77,10 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, svc *corev1.Service) e
 	key := client.ObjectKeyFromObject(svc)
 	before, _ := r.IPAM.Lookup(key.String())
 
+	// Wait-list the Service before asking: an address released while
+	// Assign fails would otherwise wake nobody, and the Service would wait
+	// for the next release. A spurious retry costs one no-op reconcile.
+	r.waiting.Store(key, struct{}{})
 	req, err := r.IPAM.RequestFor(ctx, svc, ipam.IngressIPs(svc))
 	var got allocator.Assignment
 	if err == nil {
@@ -88,7 +92,6 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, svc *corev1.Service) e
 	if err != nil {
 		// A failed request keeps whatever still-valid lease it held.
 		got, _ = r.IPAM.Lookup(key.String())
-		r.waiting.Store(key, struct{}{})
 	} else {
 		r.waiting.Delete(key)
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -58,18 +59,34 @@ func (r *Reconciler) writeOutcome(ctx context.Context, svc *corev1.Service, o ou
 	svc.Status.LoadBalancer.Ingress = ingress(o.assignment.IPs)
 	cond := o.condition(svc.Generation)
 	meta.SetStatusCondition(&svc.Status.Conditions, cond)
-	if !equality.Semantic.DeepEqual(orig.Status, svc.Status) {
-		// The optimistic lock keeps us from overwriting a status written
-		// by someone else since our read; a conflict is retried.
+	setPoolAnnotation(svc, o.assignment.Pool)
+	if !equality.Semantic.DeepEqual(orig.Status, svc.Status) || !maps.Equal(orig.Annotations, svc.Annotations) {
+		// One write for status and annotation: the Service status
+		// subresource keeps metadata changes (it resets only the spec), which
+		// halves the API calls per Service. The optimistic lock keeps us
+		// from overwriting a status written by someone else since our read.
 		if err := r.Client.Status().Patch(ctx, svc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 			return fmt.Errorf("writing load-balancer status: %w", err)
 		}
-	}
-	if err := r.annotatePool(ctx, svc, o.assignment.Pool); err != nil {
-		return err
+		// Should an API server ever drop metadata on status writes, fall
+		// back to a patch of the object itself.
+		if err := r.annotatePool(ctx, svc, o.assignment.Pool); err != nil {
+			return err
+		}
 	}
 	r.announce(svc, o, oldIPs, oldCond, cond)
 	return nil
+}
+
+func setPoolAnnotation(svc *corev1.Service, pool string) {
+	if pool == "" {
+		delete(svc.Annotations, v1beta1.AnnotationAllocatedFromPool)
+		return
+	}
+	if svc.Annotations == nil {
+		svc.Annotations = map[string]string{}
+	}
+	svc.Annotations[v1beta1.AnnotationAllocatedFromPool] = pool
 }
 
 func ingress(ips []netip.Addr) []corev1.LoadBalancerIngress {
