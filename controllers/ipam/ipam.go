@@ -149,11 +149,14 @@ func (m *IPAM) syncPoolsLocked(ctx context.Context) (bool, error) {
 	if m.versions != nil && maps.Equal(versions, m.versions) {
 		return false, nil
 	}
-	verdicts := ValidateKeeping(pools.Items, m.established)
+	verdicts := ValidateKeeping(pools.Items, m.established, m.lastValid)
 	valid := make([]allocator.Pool, 0, len(verdicts))
 	for _, v := range verdicts {
-		if v.Valid() {
+		switch {
+		case v.Valid():
 			valid = append(valid, v.Pool)
+		case v.Kept != nil:
+			valid = append(valid, *v.Kept)
 		}
 	}
 	// Services evicted here are found again by the caller's full re-check.
@@ -163,6 +166,21 @@ func (m *IPAM) syncPoolsLocked(ctx context.Context) (bool, error) {
 	}
 	m.verdicts, m.versions = verdicts, versions
 	return true, nil
+}
+
+// lastValid returns the spec this process last accepted for the pool (the
+// same object: same UID). The caller holds m.mu.
+func (m *IPAM) lastValid(p *v1beta1.IPAddressPool) (allocator.Pool, bool) {
+	v, ok := m.verdicts[p.Name]
+	switch {
+	case !ok || v.UID != p.UID:
+		return allocator.Pool{}, false
+	case v.Valid():
+		return v.Pool, true
+	case v.Kept != nil:
+		return *v.Kept, true
+	}
+	return allocator.Pool{}, false
 }
 
 // established reports whether the pool's current spec was accepted before:

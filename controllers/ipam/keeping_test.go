@@ -42,7 +42,7 @@ func TestValidateKeepingPrefersEstablishedPools(t *testing.T) {
 				return false
 			}
 			got := map[string]string{}
-			for name, v := range ValidateKeeping(tc.pools, est) {
+			for name, v := range ValidateKeeping(tc.pools, est, nil) {
 				got[name] = v.Reason
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {

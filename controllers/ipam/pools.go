@@ -24,6 +24,10 @@ type PoolVerdict struct {
 	// UID and Generation identify the spec judged.
 	UID        types.UID
 	Generation int64
+	// Kept, for an invalid pool, is its last valid spec, still given to the
+	// allocator closed: the Services using it keep their addresses while
+	// the pool hands out nothing new. Nil when there is none to keep.
+	Kept *allocator.Pool
 }
 
 // Valid reports whether the pool may hand out addresses.
@@ -34,7 +38,7 @@ func (v PoolVerdict) Valid() bool { return v.Reason == "" }
 // unaffected. Older means created first, then by name, so every replica and
 // every restart reaches the same verdict.
 func Validate(pools []v1beta1.IPAddressPool) map[string]PoolVerdict {
-	return ValidateKeeping(pools, nil)
+	return ValidateKeeping(pools, nil, nil)
 }
 
 // ValidateKeeping is Validate, except that pools whose current spec was
@@ -43,7 +47,12 @@ func Validate(pools []v1beta1.IPAddressPool) map[string]PoolVerdict {
 // (Creation timestamps have one-second resolution: by age alone, a pool
 // created in the same second as one in use, with a name sorting first,
 // would evict that pool's Services.)
-func ValidateKeeping(pools []v1beta1.IPAddressPool, established func(*v1beta1.IPAddressPool) bool) map[string]PoolVerdict {
+//
+// lastValid, when not nil, gives the last accepted spec of a pool: a pool
+// whose edit made it invalid keeps that spec, closed (see PoolVerdict.Kept),
+// so that bad input never strips addresses already assigned.
+func ValidateKeeping(pools []v1beta1.IPAddressPool, established func(*v1beta1.IPAddressPool) bool,
+	lastValid func(*v1beta1.IPAddressPool) (allocator.Pool, bool)) map[string]PoolVerdict {
 	ordered := make([]*v1beta1.IPAddressPool, len(pools))
 	known := make(map[*v1beta1.IPAddressPool]bool, len(pools))
 	for i := range pools {
@@ -64,22 +73,31 @@ func ValidateKeeping(pools []v1beta1.IPAddressPool, established func(*v1beta1.IP
 	verdicts := make(map[string]PoolVerdict, len(pools))
 	var accepted []allocator.Pool
 	for _, p := range ordered {
+		v := PoolVerdict{UID: p.UID, Generation: p.Generation}
 		ap, reason, err := Translate(p)
-		if err != nil {
-			verdicts[p.Name] = PoolVerdict{Reason: reason, Message: err.Error(), UID: p.UID, Generation: p.Generation}
-			continue
-		}
-		if other, r1, r2, ok := firstOverlap(ap, accepted); ok {
-			verdicts[p.Name] = PoolVerdict{
-				Reason:     v1beta1.ReasonOverlap,
-				Message:    fmt.Sprintf("%s overlaps %s of pool %q; remove one of them", r1, r2, other),
-				UID:        p.UID,
-				Generation: p.Generation,
+		if err == nil {
+			if other, r1, r2, ok := firstOverlap(ap, accepted); ok {
+				reason = v1beta1.ReasonOverlap
+				err = fmt.Errorf("%s overlaps %s of pool %q; remove one of them", r1, r2, other)
 			}
+		}
+		if err == nil {
+			accepted = append(accepted, ap)
+			v.Pool = ap
+			verdicts[p.Name] = v
 			continue
 		}
-		accepted = append(accepted, ap)
-		verdicts[p.Name] = PoolVerdict{Pool: ap, UID: p.UID, Generation: p.Generation}
+		v.Reason, v.Message = reason, err.Error()
+		if lastValid != nil {
+			if kept, ok := lastValid(p); ok {
+				kept.Closed = true
+				if _, _, _, clash := firstOverlap(kept, accepted); !clash {
+					accepted = append(accepted, kept)
+					v.Kept = &kept
+				}
+			}
+		}
+		verdicts[p.Name] = v
 	}
 	return verdicts
 }

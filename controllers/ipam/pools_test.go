@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/controllers/allocator"
 )
 
 func pool(name string, age time.Duration, addrs ...string) v1beta1.IPAddressPool {
@@ -110,3 +111,32 @@ func TestTranslate(t *testing.T) {
 		t.Errorf("bad selector: reason %q, err %v; want %s", reason, err, v1beta1.ReasonInvalidSelector)
 	}
 }
+
+func TestValidateKeepsLastValidSpecOfBrokenPool(t *testing.T) {
+	last, _, err := Translate(ptr(pool("edited", 2*time.Hour, "192.0.2.0/28")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastValid := func(p *v1beta1.IPAddressPool) (allocator.Pool, bool) { return last, p.Name == "edited" }
+
+	broken := pool("edited", 2*time.Hour, "192.0.2.0/33")
+	v := ValidateKeeping([]v1beta1.IPAddressPool{broken}, nil, lastValid)["edited"]
+	if v.Valid() || v.Reason != v1beta1.ReasonInvalidAddress {
+		t.Fatalf("verdict %+v; want InvalidAddress", v)
+	}
+	if v.Kept == nil || !v.Kept.Closed || len(v.Kept.Ranges) != 1 || v.Kept.Ranges[0].String() != "192.0.2.0/28" {
+		t.Fatalf("Kept = %+v; want the last valid spec, closed", v.Kept)
+	}
+
+	// The kept spec still counts for overlaps: a newcomer cannot take it.
+	newcomer := pool("newcomer", time.Hour, "192.0.2.8/29")
+	if v := ValidateKeeping([]v1beta1.IPAddressPool{broken, newcomer}, nil, lastValid)["newcomer"]; v.Reason != v1beta1.ReasonOverlap {
+		t.Errorf("newcomer overlapping a kept spec: reason %q, want %s", v.Reason, v1beta1.ReasonOverlap)
+	}
+	// Without memory (a fresh start), nothing is kept.
+	if v := ValidateKeeping([]v1beta1.IPAddressPool{broken}, nil, nil)["edited"]; v.Kept != nil {
+		t.Errorf("Kept without memory = %+v", v.Kept)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -129,6 +129,9 @@ func (r *Reconciler) readyCondition(name string) metav1.Condition {
 	switch {
 	case !ok:
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, "Pending", "The pool has not been validated yet"
+	case !v.Valid() && v.Kept != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v.Reason, v.Message+
+			"; Services keep the addresses they have from the last valid spec, and the pool hands out no new ones until fixed"
 	case !v.Valid():
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, v.Reason, v.Message+"; the pool hands out no addresses until fixed"
 	default:

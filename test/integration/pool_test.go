@@ -372,3 +372,33 @@ func TestOverlapNeverEvictsAPoolInUse(t *testing.T) {
 	})
 	consistently(t, "after a restart too", stable)
 }
+
+// A bad edit of a pool in use loses nothing: the pool turns Ready=False and
+// hands out nothing new, but its Services keep their addresses from the
+// last valid spec, and fixing the pool makes it hand out addresses again.
+func TestBrokenEditOfPoolInUseKeepsAddresses(t *testing.T) {
+	startController(t, defaultOptions())
+	createPool(t, "it-edited", []string{"192.0.2.0/28"})
+	ns := newNamespace(t)
+	createService(t, lbService(ns, "user"))
+	waitAllocated(t, ns, "user")
+	before := takeSnapshot(t, ns, "user")
+
+	updatePool(t, "it-edited", func(p *v1beta1.IPAddressPool) { p.Spec.Addresses = []string{"192.0.2.0/33"} })
+	p := waitPoolReady(t, "it-edited", metav1.ConditionFalse, v1beta1.ReasonInvalidAddress)
+	if c := readyOf(p); !strings.Contains(c.Message, "192.0.2.0/33") || !strings.Contains(c.Message, "keep the addresses") {
+		t.Errorf("Ready message %q should name the bad entry and say addresses are kept", c.Message)
+	}
+	createService(t, lbService(ns, "newcomer"))
+	waitFailed(t, ns, "newcomer", v1beta1.ReasonNoMatchingPool)
+	if err := unchangedSince(t, ns, "user", before); err != nil {
+		t.Error(err)
+	}
+
+	updatePool(t, "it-edited", func(p *v1beta1.IPAddressPool) { p.Spec.Addresses = []string{"192.0.2.0/28"} })
+	waitPoolReady(t, "it-edited", metav1.ConditionTrue, v1beta1.ReasonPoolValid)
+	waitAllocated(t, ns, "newcomer")
+	if err := unchangedSince(t, ns, "user", before); err != nil {
+		t.Error(err)
+	}
+}
