@@ -58,9 +58,13 @@ test: verify-generate lint envtest helm images ## Every test: unit, envtest inte
 
 .PHONY: bench
 bench: envtest ## Benchmarks that print figures (allocator, end-to-end burst)
-	$(GO) test -run '^$$' -bench . -benchmem ./controllers/allocator/
+	$(GO) test -run '^$$' -bench . -benchmem ./controllers/allocator/ ./speaker/announce/ ./speaker/layer2/
 	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/...
 
+.PHONY: bench-lab
+bench-lab: build envtest ## Lab benchmarks (root, ~25 min): L2 failover, BGP convergence, 5,000 Services
+	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./test/lab/
+
 .PHONY: demo
-demo: build envtest ## Local demo: API server, CRDs, a pool, the controller, a Service gets an IP
+demo: build envtest ## Local demo (root): API server, lab nodes with speakers, controller; a Service gets an IP that is answered for
 	hack/demo.sh

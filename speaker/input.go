@@ -45,12 +45,17 @@ func internalIP(n *corev1.Node) (netip.Addr, bool) {
 }
 
 // firstIPv4 is the node's first IPv4 InternalIP, the default BGP router ID.
-func firstIPv4(n *corev1.Node) (netip.Addr, bool) {
+func firstIPv4(n *corev1.Node) (netip.Addr, bool) { return firstInternal(n, netip.Addr.Is4) }
+
+// firstIPv6 is the node's first IPv6 InternalIP: the IPv6 next hop.
+func firstIPv6(n *corev1.Node) (netip.Addr, bool) { return firstInternal(n, netip.Addr.Is6) }
+
+func firstInternal(n *corev1.Node, family func(netip.Addr) bool) (netip.Addr, bool) {
 	for _, a := range n.Status.Addresses {
 		if a.Type != corev1.NodeInternalIP {
 			continue
 		}
-		if ip, err := netip.ParseAddr(a.Address); err == nil && ip.Unmap().Is4() {
+		if ip, err := netip.ParseAddr(a.Address); err == nil && family(ip.Unmap()) {
 			return ip.Unmap(), true
 		}
 	}

@@ -127,9 +127,14 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// IPv4 routes take each session's local address as next hop. IPv6
+	// routes need the node's IPv6 address: over an IPv4 session GoBGP would
+	// otherwise send an IPv4-mapped next hop that routers cannot install.
+	nextHopV6, _ := firstIPv6(&node)
 	bgpSpeaker, err := bgp.New(bgp.Options{
 		Logger: log.WithName("bgp"), Registerer: crmetrics.Registry,
 		RouterID: routerID(&node), ListenPort: opts.BGPListenPort,
+		NextHopV6: nextHopV6,
 	})
 	if err != nil {
 		return err

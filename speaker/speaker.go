@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -93,6 +94,7 @@ type Speaker struct {
 	// Owned by Reconcile (MaxConcurrentReconciles is 1).
 	events    *eventTracker
 	lastNodes string
+	nextRun   time.Time // no full recompute before this (see Reconcile)
 
 	mu           sync.Mutex
 	peerProblems map[string]string // BGPPeer name -> why it is not configured
@@ -133,6 +135,11 @@ func (s *Speaker) Ready(*http.Request) error {
 	return nil
 }
 
+// minRecomputeGap bounds how often the whole decision is recomputed while
+// changes keep coming, so that a burst of thousands of Services costs a
+// bounded share of a core instead of one recompute per event.
+const minRecomputeGap = 50 * time.Millisecond
+
 // recompute asks for a new decision, coalescing with any pending one.
 func (s *Speaker) recompute() {
 	select {
@@ -149,6 +156,15 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 		// claim every address; the join loop triggers a run when it is done.
 		return reconcile.Result{}, nil
 	}
+	// During a burst of changes, recompute at most every
+	// max(minRecomputeGap, twice the last run's time); a lone change, such
+	// as a speaker dying, is still handled at once.
+	if wait := time.Until(s.nextRun); wait > 0 {
+		return reconcile.Result{RequeueAfter: wait}, nil
+	}
+	start := time.Now()
+	defer func() { s.nextRun = time.Now().Add(max(minRecomputeGap, 2*time.Since(start))) }()
+
 	st, err := s.readState(ctx)
 	if err != nil {
 		return reconcile.Result{}, err

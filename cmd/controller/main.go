@@ -49,8 +49,8 @@ func (o *Options) InitFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Class, "load-balancer-class", v1beta1.DefaultLoadBalancerClass, "spec.loadBalancerClass of the Services handled.")
 	fs.BoolVar(&o.DefaultClass, "default-class", true, "Also handle LoadBalancer Services without spec.loadBalancerClass.")
 	fs.IntVar(&o.Workers, "workers", 16, "Services reconciled concurrently.")
-	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", 200, "Sustained requests per second to the API server.")
-	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", 400, "Burst of requests to the API server.")
+	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", 500, "Sustained requests per second to the API server.")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", 1000, "Burst of requests to the API server.")
 	o.Zap.BindFlags(fs)
 	o.Webhook.BindFlags(fs)
 }

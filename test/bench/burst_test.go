@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // workers is how many clients create Services at once, as in the issue.
@@ -34,6 +36,7 @@ const workers = 16
 // Sizes come from IRONLB_BENCH_SIZES (default "1000,5000"). Run with
 // -benchtime 1x: each size is one full burst.
 func BenchmarkBurst(b *testing.B) {
+	log.SetLogger(logr.Discard())
 	env, cfg := startAPIServer(b)
 	defer env.Stop() //nolint:errcheck
 	controllerBin := buildController(b)
@@ -145,6 +148,9 @@ func burst(b *testing.B, cfg *rest.Config, ns string, n int, selfStatus bool, af
 		}()
 	}
 	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
 
 	res := result{latencies: make([]time.Duration, 0, n)}
 	var last time.Time
@@ -183,14 +189,16 @@ func deleteAll(b *testing.B, cs *kubernetes.Clientset, ns string, n int) {
 
 func lbService(i int) *corev1.Service {
 	single := corev1.IPFamilyPolicySingleStack
+	noNodePorts := false // 5,000 Services would exhaust the node-port range
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("svc-%d", i)},
 		Spec: corev1.ServiceSpec{
-			Type:           corev1.ServiceTypeLoadBalancer,
-			IPFamilyPolicy: &single,
-			IPFamilies:     []corev1.IPFamily{corev1.IPv6Protocol},
-			Selector:       map[string]string{"app": fmt.Sprintf("app-%d", i)},
-			Ports:          []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+			Type:                          corev1.ServiceTypeLoadBalancer,
+			AllocateLoadBalancerNodePorts: &noNodePorts,
+			IPFamilyPolicy:                &single,
+			IPFamilies:                    []corev1.IPFamily{corev1.IPv6Protocol},
+			Selector:                      map[string]string{"app": fmt.Sprintf("app-%d", i)},
+			Ports:                         []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
 		},
 	}
 }
