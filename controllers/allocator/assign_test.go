@@ -172,8 +172,8 @@ func TestAssignRequestedIP(t *testing.T) {
 		{
 			name:       "address outside every pool",
 			pools:      pools,
-			req:        svc("x").with(func(r *Request) { want(r, "10.1.2.3") }),
-			wantReason: ReasonIPUnavailable, wantMsg: "10.1.2.3, asked for by default/x, is not in any address pool",
+			req:        svc("x").with(func(r *Request) { want(r, "203.0.113.250") }),
+			wantReason: ReasonIPUnavailable, wantMsg: "203.0.113.250, asked for by default/x, is not in any address pool",
 		},
 		{
 			name:  "address held by another service",
@@ -580,7 +580,7 @@ func TestCurrentIsHonoured(t *testing.T) {
 		t.Errorf("Current outside every pool (-want +got):\n%s", diff)
 	}
 	// A Current address outside the allowed pools is ignored.
-	got = mustAssign(t, b, svc("y").with(func(r *Request) { r.Current = ips("10.0.0.1") }))
+	got = mustAssign(t, b, svc("y").with(func(r *Request) { r.Current = ips("198.51.100.200") }))
 	if got.IPs[0] != ip("192.0.2.1") {
 		t.Errorf("got %s, want a fresh 192.0.2.1", got.IPs[0])
 	}

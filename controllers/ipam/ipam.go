@@ -212,9 +212,3 @@ func (m *IPAM) RequestFor(ctx context.Context, svc *corev1.Service, current []ne
 	}
 	return RequestFor(svc, ns.Labels, current)
 }
-
-// IsInvalidRequest reports whether err came from a malformed Service rather
-// than from the API server.
-func IsInvalidRequest(err error) bool {
-	return errors.Is(err, allocator.ErrInvalidRequest)
-}

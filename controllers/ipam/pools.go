@@ -2,7 +2,6 @@ package ipam
 
 import (
 	"fmt"
-	"net/netip"
 	"sort"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -167,7 +166,5 @@ func firstOverlap(p allocator.Pool, accepted []allocator.Pool) (pool string, min
 }
 
 func overlaps(a, b allocator.Range) bool {
-	return a.Family() == b.Family() && !lessAddr(a.Last, b.First) && !lessAddr(b.Last, a.First)
+	return a.Family() == b.Family() && !a.Last.Less(b.First) && !b.Last.Less(a.First)
 }
-
-func lessAddr(a, b netip.Addr) bool { return a.Less(b) }

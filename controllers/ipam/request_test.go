@@ -1,6 +1,7 @@
 package ipam
 
 import (
+	"errors"
 	"net/netip"
 	"testing"
 
@@ -107,7 +108,7 @@ func TestRequestFor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := RequestFor(tc.svc, map[string]string{"tier": "prod"}, nil)
 			if tc.invalid {
-				if !IsInvalidRequest(err) {
+				if !errors.Is(err, allocator.ErrInvalidRequest) {
 					t.Fatalf("err = %v, want an InvalidRequest", err)
 				}
 				return

@@ -114,13 +114,14 @@ func (r *Reconciler) reconcileNotLoadBalancer(ctx context.Context, svc *corev1.S
 	if !ours {
 		return nil
 	}
+	shown := ipam.IngressIPs(svc) // read before clear empties them
 	r.forget(ctx, key)
 	if err := r.clear(ctx, svc); err != nil {
 		return err
 	}
-	if ips := ipam.IngressIPs(svc); len(ips) > 0 || holding {
+	if released := append(shown, held.IPs...); len(released) > 0 {
 		r.Recorder.Eventf(svc, nil, corev1.EventTypeNormal, v1beta1.EventIPReleased, "Release",
-			"Released %s: the Service is no longer of type LoadBalancer", joinIPs(append(ips, held.IPs...)))
+			"Released %s: the Service is no longer of type LoadBalancer", joinIPs(released))
 	}
 	return nil
 }
