@@ -39,6 +39,10 @@ lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
 
+.PHONY: lab-packages
+lab-packages: ## Install the Debian packages the lab uses, when missing (needs root)
+	@hack/install-lab-packages.sh
+
 .PHONY: images
 images: ## Build OCI image archives into dist/ without a Docker engine (kind load image-archive accepts them)
 	$(GO) run ./hack/images --out dist
@@ -52,7 +56,7 @@ envtest: ## Build (once, cached) kube-apiserver, etcd and kubectl from the Go mo
 	@hack/envtest.sh >/dev/null
 
 .PHONY: test
-test: verify-generate lint envtest helm images ## Every test: unit, envtest integration, chart and (as root) the lab
+test: verify-generate lint lab-packages envtest helm images ## Every test: unit, envtest integration, chart and (as root) the lab
 	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -race -count=1 $(RACE_PKGS)
 	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) IRONLB_IMAGES=$(CURDIR)/dist $(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E 'ironlb/ironlb/(controllers|speaker)(/|$$)')
 

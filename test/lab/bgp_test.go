@@ -56,14 +56,22 @@ func TestBGP(t *testing.T) {
 		ip := createService(t, l, lab.LoadBalancer("cluster", lab.FromPool("bgp")))
 		prefix := netip.PrefixFrom(ip, 32)
 		waitNextHops(t, l, prefix, all...)
-		route, err := l.Router.Route(ctx, prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range route.Paths {
-			if !p.Best && !p.Multipath {
-				t.Errorf("path via %s is neither best nor multipath: %+v", p.NextHop, p)
+		// bgpd marks multipath once best-path selection has run over all
+		// three paths, a moment after they arrive: wait for it.
+		err := lab.Poll(ctx, 30*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+			route, err := l.Router.Route(ctx, prefix)
+			if err != nil {
+				return err
 			}
+			for _, p := range route.Paths {
+				if !p.Best && !p.Multipath {
+					return fmt.Errorf("path via %s is neither best nor multipath: %+v", p.NextHop, p)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
 		}
 		waitInstalled(t, l, prefix, all...)
 		waitAnnouncers(t, l, ip, "bgp", "node-a", "node-b", "node-c")
