@@ -47,6 +47,10 @@ lab-packages: ## Install the Debian packages the lab uses, when missing (needs r
 images: ## Build OCI image archives into dist/ without a Docker engine (kind load image-archive accepts them)
 	$(GO) run ./hack/images --out dist
 
+.PHONY: lab-images
+lab-images: ## Build the lab cluster's pause and backend image archives into dist/
+	$(GO) run ./hack/images --out dist --components ./test/cluster/images/pause,./test/cluster/images/echo
+
 .PHONY: helm
 helm: ## Build (once, cached) helm from the Go module proxy
 	@hack/helm.sh >/dev/null
@@ -55,10 +59,14 @@ helm: ## Build (once, cached) helm from the Go module proxy
 envtest: ## Build (once, cached) kube-apiserver, etcd and kubectl from the Go module proxy
 	@hack/envtest.sh >/dev/null
 
+.PHONY: cluster
+cluster: envtest ## Build (once, cached) kubelet, kube-proxy, kube-scheduler and kube-controller-manager (after envtest: shares its compile cache)
+	@hack/cluster.sh >/dev/null
+
 .PHONY: test
-test: verify-generate lint lab-packages envtest helm images ## Every test: unit, envtest integration, chart and (as root) the lab
+test: verify-generate lint lab-packages envtest cluster helm images lab-images ## Every test: unit, envtest integration, chart, (as root) the lab and the lab cluster
 	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -race -count=1 $(RACE_PKGS)
-	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) IRONLB_IMAGES=$(CURDIR)/dist $(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E 'ironlb/ironlb/(controllers|speaker)(/|$$)')
+	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) IRONLB_CLUSTER_ASSETS=$$(hack/cluster.sh) IRONLB_IMAGES=$(CURDIR)/dist $(GO) test -count=1 -timeout 40m $$($(GO) list ./... | grep -v -E 'ironlb/ironlb/(controllers|speaker)(/|$$)')
 
 .PHONY: bench
 bench: envtest ## Benchmarks that print figures (allocator, end-to-end burst)
@@ -66,9 +74,10 @@ bench: envtest ## Benchmarks that print figures (allocator, end-to-end burst)
 	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/...
 
 .PHONY: bench-lab
-bench-lab: build envtest ## Lab benchmarks (root, ~25 min): L2 failover, BGP convergence, 5,000 Services
+bench-lab: build envtest cluster helm images lab-images ## Lab benchmarks (root, ~40 min): L2 failover, BGP convergence, 5,000 Services; failover and first request on the lab cluster
 	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./test/lab/
+	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) IRONLB_CLUSTER_ASSETS=$$(hack/cluster.sh) IRONLB_IMAGES=$(CURDIR)/dist $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./test/cluster/
 
 .PHONY: demo
-demo: build envtest ## Local demo (root): API server, lab nodes with speakers, controller; a Service gets an IP that is answered for
+demo: envtest cluster helm images lab-images ## Local demo (root): lab cluster, IronLB installed with Helm; a Service's IP is answered for and serves HTTP from a backend pod
 	hack/demo.sh

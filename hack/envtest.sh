@@ -9,8 +9,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
+# shellcheck source=k8s-tools.sh
+. "$here/k8s-tools.sh"
 K8S=$K8S_VERSION
-STAGING=0.${K8S#1.}
 out=${IRONLB_ENVTEST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ironlb/envtest/$K8S}
 
 # have BINARY WANT ARGS...: BINARY is cached and ARGS print WANT.
@@ -27,15 +28,9 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/tools/kube-apiserver" "$work/tools/kubectl" "$work/etcd" "$work/bin"
 log() { echo "hack/envtest.sh: $*" >&2; }
 
-# kube-apiserver and kubectl: k8s.io/kubernetes replaces its staging modules with
-# local paths, so a tools module pins each one to the matching published version.
+# kube-apiserver and kubectl from a tools module pinned to K8S_VERSION.
+k8s_tools_module "$work/tools"
 cd "$work/tools"
-gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
-{
-  printf 'module envtest-tools\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes v%s\n\nreplace (\n' "$K8S"
-  awk -v v="v$STAGING" '/^replace/{r=1} r && /=> \.\/staging/{print "\t" $1 " => " $1 " " v}' "$gomod"
-  echo ')'
-} > go.mod
 cat > kube-apiserver/main.go <<'GO'
 package main
 
@@ -72,11 +67,7 @@ func main() {
 	}
 }
 GO
-maj=${K8S%%.*}; min=${K8S#*.}; min=${min%%.*}
-ldf="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldf="$ldf -X $p.gitVersion=v$K8S -X $p.gitMajor=$maj -X $p.gitMinor=$min -X $p.gitTreeState=clean"
-done
+ldf=$(k8s_ldflags)
 # No -trimpath: the project's test build then reuses these compiled k8s.io packages.
 log "building kube-apiserver v$K8S (about 10 minutes on 2 cores, once)"
 go build -mod=mod -ldflags "$ldf" -o "$work/bin/kube-apiserver" ./kube-apiserver

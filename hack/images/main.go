@@ -4,12 +4,19 @@
 // config, layers, tag) that `kind load image-archive`, `docker load` and
 // `ctr images import` accept.
 //
-//	go run ./hack/images [-out dist] [-tag 0.1.0] [-repository ghcr.io/ironlb]
+//	go run ./hack/images [-out dist] [-tag 0.1.0] [-repository ghcr.io/ironlb] [-components controller,speaker]
 //
 // The images are <repository>/ironlb-controller:<tag> and
 // <repository>/ironlb-speaker:<tag>, the chart's default image names; the tag
 // defaults to the chart's appVersion, so `helm install` finds what was loaded.
 // Layers are byte-for-byte reproducible: fixed timestamps and owners.
+//
+// A -components entry is a program of cmd/ (controller: ./cmd/controller,
+// ironlb-controller), or a package path starting with "./", whose last
+// element names a lab program: ./test/cluster/images/pause builds
+// <repository>/ironlb-lab-pause:<tag>. `make lab-images` builds the lab
+// cluster's pause (sandbox) and echo (backend) images that way, since the lab
+// has no registry to pull them from.
 package main
 
 import (
@@ -23,6 +30,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -60,7 +68,7 @@ func main() {
 	flag.StringVar(&o.Repository, "repository", "ghcr.io/ironlb", "Registry and path the image names start with.")
 	flag.StringVar(&o.Tag, "tag", "", "Image tag (default: appVersion of charts/ironlb/Chart.yaml).")
 	flag.StringVar(&o.Arch, "arch", "amd64", "GOARCH of the binaries and the images.")
-	flag.StringVar(&components, "components", "controller,speaker", "Programs to build, from cmd/.")
+	flag.StringVar(&components, "components", "controller,speaker", "Programs to build: names in cmd/, or package paths starting with ./ (lab images).")
 	flag.Parse()
 	o.Components = strings.Split(components, ",")
 	log.SetFlags(0)
@@ -89,9 +97,9 @@ func run(o Options) error {
 	defer os.RemoveAll(bin)
 
 	for _, c := range o.Components {
-		program := "ironlb-" + c
+		pkg, program := component(c)
 		binPath := filepath.Join(bin, program)
-		if err := buildStatic(root, "./cmd/"+c, binPath, o.Arch); err != nil {
+		if err := buildStatic(root, pkg, binPath, o.Arch); err != nil {
 			return err
 		}
 		img, err := NewImage(binPath, program, o.Arch, o.Tag)
@@ -102,17 +110,28 @@ func run(o Options) error {
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(o.Out, program+".tar")
-		if err := tarball.WriteToFile(path, ref, img); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
+		archive := filepath.Join(o.Out, program+".tar")
+		if err := tarball.WriteToFile(archive, ref, img); err != nil {
+			return fmt.Errorf("writing %s: %w", archive, err)
 		}
 		digest, err := img.Digest()
 		if err != nil {
 			return err
 		}
-		log.Printf("%s\t%s\t%s", path, ref, digest)
+		log.Printf("%s\t%s\t%s", archive, ref, digest)
 	}
 	return nil
+}
+
+// component maps a -components entry to the package to build and the
+// program (binary and image) name: "controller" is ./cmd/controller,
+// ironlb-controller; "./test/cluster/images/echo" is itself, ironlb-lab-echo,
+// the prefix keeping lab-only images apart from the released ones.
+func component(c string) (pkg, program string) {
+	if strings.HasPrefix(c, "./") {
+		return c, "ironlb-lab-" + path.Base(c)
+	}
+	return "./cmd/" + c, "ironlb-" + c
 }
 
 // buildStatic compiles pkg for linux/arch without cgo, so the binary needs no

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -159,6 +160,88 @@ func TestImageArchive(t *testing.T) {
 	d2, _ := again.Digest()
 	if d1 != d2 {
 		t.Errorf("rebuilding gave digest %s, first build %s", d2, d1)
+	}
+}
+
+func TestComponent(t *testing.T) {
+	for _, tc := range []struct{ in, pkg, program string }{
+		{"controller", "./cmd/controller", "ironlb-controller"},
+		{"speaker", "./cmd/speaker", "ironlb-speaker"},
+		{"./test/cluster/images/pause", "./test/cluster/images/pause", "ironlb-lab-pause"},
+		{"./test/cluster/images/echo", "./test/cluster/images/echo", "ironlb-lab-echo"},
+		{"./test/cluster/images/echo/", "./test/cluster/images/echo/", "ironlb-lab-echo"},
+	} {
+		pkg, program := component(tc.in)
+		if pkg != tc.pkg || program != tc.program {
+			t.Errorf("component(%q) = %q, %q; want %q, %q", tc.in, pkg, program, tc.pkg, tc.program)
+		}
+	}
+}
+
+// TestLabImageArchive builds the lab's echo image the way `make lab-images`
+// does, a package path as component, and reads the archive back: its name,
+// entrypoint and binary, which must run from the image.
+func TestLabImageArchive(t *testing.T) {
+	out := t.TempDir()
+	err := run(Options{
+		Out: out, Repository: "ghcr.io/ironlb", Tag: "9.9.9", Arch: runtime.GOARCH,
+		Components: []string{"./test/cluster/images/echo"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(out, "ironlb-lab-echo.tar")
+	manifest, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(archive) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"ghcr.io/ironlb/ironlb-lab-echo:9.9.9"}, manifest[0].RepoTags); diff != "" {
+		t.Errorf("manifest.json RepoTags (-want +got):\n%s", diff)
+	}
+
+	tag, err := name.NewTag("ghcr.io/ironlb/ironlb-lab-echo:9.9.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := tarball.ImageFromPath(archive, &tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"/ironlb-lab-echo"}, cfg.Config.Entrypoint); diff != "" {
+		t.Errorf("entrypoint (-want +got):\n%s", diff)
+	}
+	if got := cfg.Config.Labels["org.opencontainers.image.title"]; got != "ironlb-lab-echo" {
+		t.Errorf("title label %q, want ironlb-lab-echo", got)
+	}
+
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(layers) != 2 {
+		t.Fatalf("got %d layers, want 2 (base, binary)", len(layers))
+	}
+	entries, data := layerEntries(t, layers[1])
+	if len(entries) != 1 || entries[0].Name != "ironlb-lab-echo" || entries[0].Mode != 0o755 {
+		t.Fatalf("binary layer %+v, want only ironlb-lab-echo, mode 0755", entries)
+	}
+
+	// The static binary runs from the image: -h prints the flags and exits 0
+	// without opening a port.
+	extracted := filepath.Join(out, "extracted")
+	if err := os.WriteFile(extracted, data["ironlb-lab-echo"], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	usage, err := exec.Command(extracted, "-h").CombinedOutput()
+	if err != nil {
+		t.Fatalf("running the binary from the image: %v\n%s", err, usage)
+	}
+	if !strings.Contains(string(usage), "-listen") {
+		t.Errorf("usage %q does not mention -listen", usage)
 	}
 }
 

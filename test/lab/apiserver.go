@@ -22,11 +22,6 @@ import (
 	ironlbv1beta1 "github.com/ironlb/ironlb/api/v1beta1"
 )
 
-// serviceCIDRs are the ClusterIP ranges of the lab's API server: documentation
-// ranges too, although no packet is ever sent to a ClusterIP here. Pools stay
-// below 203.0.113.128; the IPv6 range leaves room for thousands of Services.
-const serviceCIDRs = "203.0.113.128/25,2001:db8:ffff::/112"
-
 // apiServer is envtest's etcd and kube-apiserver, the latter listening on the
 // root namespace's address on the lab LAN.
 type apiServer struct {
@@ -87,7 +82,12 @@ func (l *Lab) startAPIServer(ctx context.Context) error {
 		Out:           logf,
 		Err:           logf,
 	}
-	apiserver.Configure().Set("service-cluster-ip-range", serviceCIDRs)
+	apiserver.Configure().Set("service-cluster-ip-range", serviceCIDR4.String()+","+serviceCIDR6.String())
+	if l.opts.Cluster != nil {
+		if err := l.configureClusterAPIServer(apiserver, a.certDir); err != nil {
+			return err
+		}
+	}
 	a.env = &envtest.Environment{
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd")},

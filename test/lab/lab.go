@@ -33,6 +33,9 @@ type Options struct {
 	SpeakerArgs []string
 	// Nodes are the node names; default node-a, node-b, node-c.
 	Nodes []string
+	// Cluster, when set, makes every node a real kubelet node and leaves
+	// IronLB to the test; Binaries must then be nil.
+	Cluster *ClusterOptions
 	// Logf receives progress lines; nil is silent.
 	Logf func(format string, args ...any)
 }
@@ -45,6 +48,10 @@ type Lab struct {
 	Client *Host
 	// Router is the FRR router, nil unless Options.Router was set.
 	Router *Router
+	// Remote is a client behind the router, on a network of its own: it
+	// reaches a VIP only through the routes the router learnt over BGP. Nil
+	// unless Options.Router was set.
+	Remote *Host
 	// Kube is a client of the lab's API server with the IronLB types, acting
 	// as cluster admin.
 	Kube client.Client
@@ -61,6 +68,7 @@ type Lab struct {
 	switchNS   string
 	rootLink   string
 	api        *apiServer
+	cluster    *clusterState
 	controller *process
 	lock       *os.File
 	undo       []func(context.Context) error
@@ -86,6 +94,9 @@ func Start(ctx context.Context, opts Options) (_ *Lab, err error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the lab needs root (network namespaces, raw sockets)")
 	}
+	if opts.Cluster != nil && opts.Binaries != nil {
+		return nil, errors.New("a cluster lab runs IronLB as pods: leave Binaries nil")
+	}
 	if len(opts.Nodes) == 0 {
 		opts.Nodes = []string{"node-a", "node-b", "node-c"}
 	}
@@ -107,7 +118,9 @@ func Start(ctx context.Context, opts Options) (_ *Lab, err error) {
 			err = errors.Join(err, l.Close())
 		}
 	}()
-	removeStale(ctx, opts.Logf)
+	if err := removeStale(ctx, opts.Logf); err != nil {
+		return nil, err
+	}
 	l.Dir = filepath.Join(baseDir, l.rootLink)
 	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 		return nil, err
@@ -119,6 +132,7 @@ func Start(ctx context.Context, opts Options) (_ *Lab, err error) {
 		{"network", l.buildNetwork},
 		{"API server", l.startAPIServer},
 		{"nodes", l.createNodes},
+		{"cluster", l.startCluster},
 		{"router", l.startRouter},
 		{"controller", l.startController},
 		{"speakers", l.startSpeakers},
@@ -191,6 +205,11 @@ func (l *Lab) buildNetwork(ctx context.Context) error {
 		if err := l.Router.plug(ctx, l.switchNS, false); err != nil {
 			return err
 		}
+		remote, err := l.plugRemote(ctx)
+		if err != nil {
+			return err
+		}
+		l.Remote = remote
 	}
 	return plugRoot(ctx, l.rootLink, l.switchNS)
 }
@@ -287,12 +306,24 @@ func (l *Lab) takeLock(ctx context.Context) error {
 var staleName = regexp.MustCompile(`^ilb[0-9]+x[0-9]+(-|$)`)
 
 // removeStale deletes what crashed runs left: processes started from a lab
-// work directory, lab namespaces (killing what runs in them), root links and
-// work directories. It runs with the lock held, so nothing of it is in use.
-func removeStale(ctx context.Context, logf func(string, ...any)) {
+// work directory, containers in a lab node's cgroup, lab namespaces (killing
+// what runs in them), root links, mounts and work directories. It runs with
+// the lock held, so nothing of it is in use.
+func removeStale(ctx context.Context, logf func(string, ...any)) error {
 	for _, pid := range processesMentioning(baseDir + "/") {
 		logf("lab: killing stale process %d", pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	mounts, _ := cgroupMounts()
+	for _, m := range mounts {
+		entries, _ := os.ReadDir(m)
+		for _, e := range entries {
+			if e.IsDir() && staleName.MatchString(e.Name()) {
+				logf("lab: removing stale cgroup %s", e.Name())
+				killCgroup(e.Name())
+				_ = removeCgroup(e.Name())
+			}
+		}
 	}
 	names, _ := listNetns(ctx)
 	for _, ns := range names {
@@ -308,5 +339,8 @@ func removeStale(ctx context.Context, logf func(string, ...any)) {
 			_ = ip(ctx, "link", "del", e.Name())
 		}
 	}
-	_ = os.RemoveAll(baseDir)
+	if err := unmountUnder(baseDir); err != nil {
+		return err
+	}
+	return os.RemoveAll(baseDir)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -87,6 +88,21 @@ func listNetns(ctx context.Context) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// NetnsPids are the processes in network namespace ns.
+func NetnsPids(ctx context.Context, ns string) ([]int, error) {
+	out, err := command(ctx, "ip", "netns", "pids", ns)
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for f := range strings.FieldsSeq(out) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }
 
 // deleteNetns kills every process still inside ns, then deletes it.

@@ -140,6 +140,64 @@ func makeSwitch(ctx context.Context, ns string, secondLAN bool) error {
 	return nil
 }
 
+// The remote network hangs off the router's eth1: only the router's BGP
+// routes lead from it to a VIP.
+var (
+	remoteNet4 = netip.MustParsePrefix("203.0.113.192/26")
+	remoteNet6 = netip.MustParsePrefix("2001:db8:114::/64")
+)
+
+// plugRemote creates the remote client, wired straight to the router's
+// eth1, with the router as its default gateway; the router forwards, and
+// every node routes the remote network back through the router.
+func (l *Lab) plugRemote(ctx context.Context) (*Host, error) {
+	r := l.Router
+	h := &Host{Name: "remote", Netns: l.prefix + "remote",
+		IPv4: hostAddr(remoteNet4, 200), IPv6: hostAddr(remoteNet6, 200), MAC: hostMAC(3, 200)}
+	gw4, gw6 := hostAddr(remoteNet4, 193), hostAddr(remoteNet6, 193)
+	if err := addNetns(ctx, h.Netns); err != nil {
+		return nil, err
+	}
+	if err := ip(ctx, "link", "add", "eth0", "netns", h.Netns, "address", h.MAC.String(),
+		"type", "veth", "peer", "name", "eth1", "netns", r.Netns); err != nil {
+		return nil, err
+	}
+	ends := []struct {
+		ns     string
+		ifname string
+		v4, v6 netip.Addr
+	}{{h.Netns, "eth0", h.IPv4, h.IPv6}, {r.Netns, "eth1", gw4, gw6}}
+	for _, e := range ends {
+		for _, a := range []netip.Prefix{netip.PrefixFrom(e.v4, remoteNet4.Bits()), netip.PrefixFrom(e.v6, remoteNet6.Bits())} {
+			if err := ip(ctx, "-n", e.ns, "addr", "add", a.String(), "dev", e.ifname, "nodad"); err != nil {
+				return nil, err
+			}
+		}
+		if err := ip(ctx, "-n", e.ns, "link", "set", e.ifname, "up"); err != nil {
+			return nil, err
+		}
+	}
+	for _, gw := range []netip.Addr{gw4, gw6} {
+		if err := ip(ctx, "-n", h.Netns, "route", "add", "default", "via", gw.String()); err != nil {
+			return nil, err
+		}
+	}
+	if err := sysctl(ctx, r.Netns, map[string]string{
+		"net.ipv4.ip_forward":          "1",
+		"net.ipv6.conf.all.forwarding": "1",
+	}); err != nil {
+		return nil, err
+	}
+	for _, n := range l.Nodes {
+		for _, rt := range [][2]string{{remoteNet4.String(), r.IPv4.String()}, {remoteNet6.String(), r.IPv6.String()}} {
+			if err := ip(ctx, "-n", n.Netns, "route", "add", rt[0], "via", rt[1]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return h, nil
+}
+
 // plugRoot joins the root namespace to br0 as 198.51.100.254 and
 // 2001:db8:100::254 through a veth named link, so processes in the root
 // namespace (API server, tests) and in the node namespaces reach each other.

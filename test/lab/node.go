@@ -25,6 +25,7 @@ type Node struct {
 	Host
 	lab     *Lab
 	speaker *process
+	agents  *nodeAgents // containerd, kubelet and kube-proxy of a cluster node
 }
 
 // Ports of the speaker inside each node namespace.
@@ -40,6 +41,11 @@ const SystemNamespace = "ironlb-system"
 // createNodes creates the ironlb-system namespace and one Ready Node object
 // per node host, with its addresses as InternalIPs.
 func (l *Lab) createNodes(ctx context.Context) error {
+	if l.opts.Cluster != nil {
+		// The kubelets register their Nodes; IronLB's namespace is the
+		// installing test's to create.
+		return nil
+	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}
 	if err := l.Kube.Create(ctx, ns); err != nil {
 		return err
