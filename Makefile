@@ -35,9 +35,10 @@ build: ## Build ironlb-controller and ironlb-speaker into bin/
 	$(GO) build -o $(BIN)/ironlb-speaker ./cmd/speaker
 
 .PHONY: lint
-lint: ## gofmt check and go vet
+lint: ## gofmt check, go vet, and go.mod/go.sum tidy
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit"; exit 1; }
 
 .PHONY: lab-packages
 lab-packages: ## Install the Debian packages the lab uses, when missing (needs root)
