@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -233,15 +234,14 @@ func TestCluster(t *testing.T) {
 		if args := controllerArgs(t, l); !slices.Contains(args, "--workers=8") {
 			t.Errorf("controller args after the upgrade %v, want --workers=8", args)
 		}
-		if after := allIngress(t, l); !sameMap(before, after) {
+		if after := allIngress(t, l); !maps.Equal(before, after) {
 			t.Errorf("addresses changed by the upgrade: before %v, after %v", before, after)
 		}
-		getEventually(t, l, l.Client, netip.Addr{}, ingress(t, l, &corev1.Service{
-			ObjectMeta: metaName("web-cluster")}, 4))
+		getEventually(t, l, l.Client, netip.Addr{}, ingress(t, l, service("web-cluster"), 4))
 	})
 
 	t.Run("helm uninstall", func(t *testing.T) {
-		vip := ingress(t, l, &corev1.Service{ObjectMeta: metaName("web-cluster")}, 4)
+		vip := ingress(t, l, service("web-cluster"), 4)
 		if _, err := helm(t, l, "uninstall", "ironlb", "--namespace", lab.SystemNamespace, "--wait", "--timeout", "3m"); err != nil {
 			t.Fatal(err)
 		}

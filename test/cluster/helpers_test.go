@@ -31,8 +31,9 @@ func waitFor(t testing.TB, what string, cond func() error) {
 	}
 }
 
-func metaName(name string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Namespace: lab.ServiceNamespace, Name: name}
+// service names a Service of the lab's Service namespace.
+func service(name string) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: lab.ServiceNamespace, Name: name}}
 }
 
 // deployBackend runs replicas backend pods labelled app=name, failing the
@@ -124,8 +125,6 @@ func allIngress(t testing.TB, l *lab.Lab) map[string]string {
 	return m
 }
 
-func sameMap(a, b map[string]string) bool { return maps.Equal(a, b) }
-
 // getEventually asks vip until a backend answers, and returns the answer.
 func getEventually(t testing.TB, l *lab.Lab, h *lab.Host, src, vip netip.Addr) echo.Reply {
 	t.Helper()
@@ -171,7 +170,7 @@ func arpOwner(t testing.TB, l *lab.Lab, vip netip.Addr) *lab.Node {
 // otherServiceVIP is the IPv4 VIP of web-cluster, a Service the faults must
 // not disturb.
 func otherServiceVIP(t testing.TB, l *lab.Lab) netip.Addr {
-	return ingress(t, l, &corev1.Service{ObjectMeta: metaName("web-cluster")}, 4)
+	return ingress(t, l, service("web-cluster"), 4)
 }
 
 // speakerPod is the name of the running speaker pod on node.
