@@ -201,21 +201,41 @@ func findSpeakerPod(t testing.TB, l *lab.Lab, node string, ok func(*corev1.Pod) 
 	return ""
 }
 
-// waitSpeakers waits until the speaker DaemonSet is ready on every node.
+// waitSpeakers waits until every node has a ready speaker pod, not being
+// deleted, whose process runs in the node's namespace. (The DaemonSet's own
+// counts lag a deleted pod by a moment.)
 func waitSpeakers(t testing.TB, l *lab.Lab) {
 	t.Helper()
 	waitFor(t, "a ready speaker on every node", func() error {
-		var dss appsv1.DaemonSetList
-		if err := l.Kube.List(context.Background(), &dss, client.InNamespace(lab.SystemNamespace)); err != nil {
+		var pods corev1.PodList
+		if err := l.Kube.List(context.Background(), &pods, client.InNamespace(lab.SystemNamespace)); err != nil {
 			return err
 		}
-		for _, ds := range dss.Items {
-			if ds.Status.NumberReady != int32(len(l.Nodes)) || ds.Status.UpdatedNumberScheduled != int32(len(l.Nodes)) {
-				return fmt.Errorf("%s: %d ready", ds.Name, ds.Status.NumberReady)
+		ready := map[string]bool{}
+		for _, p := range pods.Items {
+			if strings.Contains(p.Name, "speaker") && p.DeletionTimestamp == nil && podReady(&p) {
+				ready[p.Spec.NodeName] = true
+			}
+		}
+		for _, n := range l.Nodes {
+			if !ready[n.Name] {
+				return fmt.Errorf("no ready speaker pod on %s", n.Name)
+			}
+			if _, err := speakerPid(context.Background(), n); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // selectPodsNotOn narrows svc to the pods of its app that run elsewhere than
