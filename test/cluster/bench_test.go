@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/test/lab"
 )
@@ -109,7 +110,7 @@ func failoverTrial(b *testing.B, l *lab.Lab, name string, trial int, client *lab
 		err = l.CutLink(ctx, &victim.Host)
 	} else {
 		var pid int
-		if pid, err = speakerPid(ctx, victim); err == nil {
+		if pid, err = speakerPid(ctx, victim, readySpeaker(b, l, victim.Name).UID); err == nil {
 			err = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
@@ -275,17 +276,24 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	return s[max(i-1, 0)]
 }
 
-// speakerPid is the pid of the ironlb-speaker process in n's namespace.
-func speakerPid(ctx context.Context, n *lab.Node) (int, error) {
+// speakerPid is the pid of the ironlb-speaker process of pod (by UID) in
+// n's namespace; an empty pod matches any speaker there.
+func speakerPid(ctx context.Context, n *lab.Node, pod types.UID) (int, error) {
 	pids, err := lab.NetnsPids(ctx, n.Netns)
 	if err != nil {
 		return 0, err
 	}
 	for _, pid := range pids {
 		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err == nil && strings.TrimSpace(string(comm)) == "ironlb-speaker" {
+		if err != nil || strings.TrimSpace(string(comm)) != "ironlb-speaker" {
+			continue
+		}
+		// The kubelet puts each container under its pod's cgroup,
+		// .../pod<UID>/<container>.
+		cgroups, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err == nil && strings.Contains(string(cgroups), "pod"+string(pod)) {
 			return pid, nil
 		}
 	}
-	return 0, fmt.Errorf("no ironlb-speaker process in %s", n.Netns)
+	return 0, fmt.Errorf("no ironlb-speaker process of pod %q in %s", pod, n.Netns)
 }

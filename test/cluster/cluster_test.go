@@ -292,7 +292,7 @@ func install(t testing.TB, l *lab.Lab) {
 	// speaker process is found in it.
 	for _, n := range l.Nodes {
 		speakerPod(t, l, n.Name)
-		if _, err := speakerPid(t.Context(), n); err != nil {
+		if _, err := speakerPid(t.Context(), n, readySpeaker(t, l, n.Name).UID); err != nil {
 			t.Error(err)
 		}
 	}

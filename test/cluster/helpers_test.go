@@ -207,26 +207,42 @@ func findSpeakerPod(t testing.TB, l *lab.Lab, node string, ok func(*corev1.Pod) 
 func waitSpeakers(t testing.TB, l *lab.Lab) {
 	t.Helper()
 	waitFor(t, "a ready speaker on every node", func() error {
-		var pods corev1.PodList
-		if err := l.Kube.List(context.Background(), &pods, client.InNamespace(lab.SystemNamespace)); err != nil {
-			return err
-		}
-		ready := map[string]bool{}
-		for _, p := range pods.Items {
-			if strings.Contains(p.Name, "speaker") && p.DeletionTimestamp == nil && podReady(&p) {
-				ready[p.Spec.NodeName] = true
-			}
-		}
 		for _, n := range l.Nodes {
-			if !ready[n.Name] {
-				return fmt.Errorf("no ready speaker pod on %s", n.Name)
+			pod, err := findReadySpeaker(l, n.Name)
+			if err != nil {
+				return err
 			}
-			if _, err := speakerPid(context.Background(), n); err != nil {
+			if _, err := speakerPid(context.Background(), n, pod.UID); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// readySpeaker is node's ready speaker pod, failing the test if there is
+// none.
+func readySpeaker(t testing.TB, l *lab.Lab, node string) *corev1.Pod {
+	t.Helper()
+	p, err := findReadySpeaker(l, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func findReadySpeaker(l *lab.Lab, node string) (*corev1.Pod, error) {
+	var pods corev1.PodList
+	if err := l.Kube.List(context.Background(), &pods, client.InNamespace(lab.SystemNamespace),
+		client.MatchingFields{"spec.nodeName": node}); err != nil {
+		return nil, err
+	}
+	for _, p := range pods.Items {
+		if strings.Contains(p.Name, "speaker") && p.DeletionTimestamp == nil && podReady(&p) {
+			return &p, nil
+		}
+	}
+	return nil, fmt.Errorf("no ready speaker pod on %s", node)
 }
 
 func podReady(p *corev1.Pod) bool {
