@@ -71,6 +71,7 @@ metadata:
   name: demo
 spec:
   ipAddressPools: [demo]
+  interfaces: [eth0]
 `
 
 func run(ctx context.Context, out io.Writer, imagesDir string, wait, verbose bool) (err error) {

@@ -338,6 +338,7 @@ kind: L2Advertisement
 metadata: {name: lab-l2}
 spec:
   ipAddressPools: [lab-l2]
+  interfaces: [eth0]
 `
 
 // bgpManifest: a pool only for Services that ask for it, advertised to the

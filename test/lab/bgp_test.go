@@ -121,11 +121,13 @@ func TestBGP(t *testing.T) {
 		}
 	})
 
-	t.Run("aggregationLength 24 gives one /24", func(t *testing.T) {
-		pool := lab.Pool("agg", "203.0.113.100-203.0.113.120")
+	t.Run("aggregationLength 27 gives one /27", func(t *testing.T) {
+		// An aggregate never reaches outside its pool entry, so the pool
+		// is the whole /27.
+		pool := lab.Pool("agg", "203.0.113.128/27")
 		pool.Spec.AutoAssign = ptr(false)
 		adv := lab.BGPAdvertisement("agg", "agg")
-		adv.Spec.AggregationLength = ptr(int32(24))
+		adv.Spec.AggregationLength = ptr(int32(27))
 		if err := l.Create(ctx, pool, adv); err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +135,7 @@ func TestBGP(t *testing.T) {
 		for _, name := range []string{"agg-1", "agg-2", "agg-3"} {
 			ips = append(ips, createService(t, l, lab.LoadBalancer(name, lab.FromPool("agg"))))
 		}
-		aggregate := netip.MustParsePrefix("203.0.113.0/24")
+		aggregate := netip.MustParsePrefix("203.0.113.128/27")
 		waitNextHops(t, l, aggregate, all...)
 		prefixes, err := l.Router.Prefixes(ctx, "ipv4")
 		if err != nil {

@@ -33,11 +33,13 @@ func Pool(name string, addresses ...string) *ironlbv1beta1.IPAddressPool {
 	}
 }
 
-// L2Advertisement builds an L2Advertisement of pools (none: every pool).
+// L2Advertisement builds an L2Advertisement of pools (none: every pool) on
+// eth0. The lab's pools lie on no node's subnet, and its nodes reach the LAN
+// through veths, which speakers answer on only when they are named.
 func L2Advertisement(name string, pools ...string) *ironlbv1beta1.L2Advertisement {
 	return &ironlbv1beta1.L2Advertisement{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       ironlbv1beta1.L2AdvertisementSpec{IPAddressPools: pools},
+		Spec:       ironlbv1beta1.L2AdvertisementSpec{IPAddressPools: pools, Interfaces: []string{"eth0"}},
 	}
 }
 
