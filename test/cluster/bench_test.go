@@ -170,11 +170,11 @@ func BenchmarkCreateToFirstRequest(b *testing.B) {
 	install(b, l)
 	apply(b, l, poolsManifest)
 	deployBackend(b, l, "web", 3)
-	var ds []time.Duration
+	var toIP, toAnswer []time.Duration
 	for i := range trials() {
 		created := time.Now()
 		svc := expose(b, l, fmt.Sprintf("first-%d", i), "web")
-		vip := ingress(b, l, svc, 4)
+		vip, assigned := waitIngressFast(b, l, svc)
 		for {
 			if _, err := get(b.Context(), l, l.Client, netip.Addr{}, vip); err == nil {
 				break
@@ -184,13 +184,36 @@ func BenchmarkCreateToFirstRequest(b *testing.B) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		ds = append(ds, time.Since(created))
+		toIP = append(toIP, assigned.Sub(created))
+		toAnswer = append(toAnswer, time.Since(created))
 	}
-	p50, p99 := percentile(ds, 50), percentile(ds, 99)
+	p50, p99 := percentile(toAnswer, 50), percentile(toAnswer, 99)
 	b.ReportMetric(float64(p50.Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(p99.Milliseconds()), "p99-ms")
-	b.Logf("Service created -> first answered request through its VIP, %d Services: p50 %v, p99 %v, max %v",
-		len(ds), p50, p99, slices.Max(ds))
+	b.Logf("Service created -> %d Services:\n"+
+		"  external IP in its status:           p50 %v, p99 %v\n"+
+		"  first request answered through it:   p50 %v, p99 %v, max %v",
+		len(toAnswer), percentile(toIP, 50), percentile(toIP, 99), p50, p99, slices.Max(toAnswer))
+}
+
+// waitIngressFast polls svc's status every 5 ms for its IPv4 address and
+// returns it with the time it was seen.
+func waitIngressFast(b *testing.B, l *lab.Lab, svc *corev1.Service) (netip.Addr, time.Time) {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		addrs, err := l.Ingress(b.Context(), svc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, a := range addrs {
+			if a.Is4() {
+				return a, time.Now()
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.Fatalf("no external IP for %s within a minute", svc.Name)
+	return netip.Addr{}, time.Time{}
 }
 
 // prober sends a request every probeEvery from h to vip until stopped, and

@@ -269,11 +269,9 @@ func TestCluster(t *testing.T) {
 // controller and a speaker on every node become Ready.
 func install(t testing.TB, l *lab.Lab) {
 	t.Helper()
-	out, err := l.InstallIronLB(t.Context())
-	if err != nil {
+	if _, err := l.InstallIronLB(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("helm install:\n%s", out)
 	var dss appsv1.DaemonSetList
 	if err := l.Kube.List(t.Context(), &dss, client.InNamespace(lab.SystemNamespace)); err != nil {
 		t.Fatal(err)

@@ -59,10 +59,16 @@ func run(m *testing.M) int {
 // behind it. Nothing of IronLB runs yet.
 func newCluster(tb testing.TB) *lab.Lab {
 	tb.Helper()
-	return lab.New(tb, lab.Options{
+	opts := lab.Options{
 		Router:  &lab.RouterConfig{},
 		Cluster: &lab.ClusterOptions{ImagesDir: imagesDir, Tag: tag},
-	})
+	}
+	if !testing.Verbose() {
+		// Keep benchmark logs to their figures: go test shows only the
+		// first lines of a benchmark's log without -v.
+		opts.Logf = func(string, ...any) {}
+	}
+	return lab.New(tb, opts)
 }
 
 // helm runs helm against the lab.
