@@ -34,7 +34,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if opts.Workers < 1 {
 		opts.Workers = 1
 	}
-	m := ipam.New(mgr.GetClient(), opts.Class)
+	m := ipam.New(mgr.GetClient(), mgr.GetAPIReader(), opts.Class)
 	recorder := mgr.GetEventRecorder("ironlb-controller")
 	// Buffered so a reconciler rarely waits for the other controller's
 	// source goroutine; both are drained for the manager's lifetime.

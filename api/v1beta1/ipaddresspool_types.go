@@ -95,6 +95,14 @@ type IPAddressPoolStatus struct {
 	// +optional
 	AvailableIPv6 string `json:"availableIPv6"`
 
+	// LastValidSpec is the spec the controller last accepted. While spec is
+	// invalid (an edit no webhook stopped), Services keep the addresses they
+	// hold within it and the pool hands out nothing new. It is recorded here,
+	// not only in the controller's memory, so that a restarted controller or
+	// a new leader keeps those addresses too. Written by the controller only.
+	// +optional
+	LastValidSpec *IPAddressPoolSpec `json:"lastValidSpec,omitempty"`
+
 	// Conditions: Ready is False, with a reason, when the spec is invalid.
 	// +optional
 	// +listType=map

@@ -10,8 +10,14 @@ const (
 	AnnotationLoadBalancerIPs = "ironlb.io/loadBalancerIPs"
 	// AnnotationAddressPool asks for addresses from the named pool only.
 	AnnotationAddressPool = "ironlb.io/address-pool"
-	// AnnotationAllowSharedIP lets Services with the same key share an IP.
+	// AnnotationAllowSharedIP lets Services of one namespace with the same
+	// key share an IP.
 	AnnotationAllowSharedIP = "ironlb.io/allow-shared-ip"
+	// AnnotationAllowSharedIPNamespaces, "ns[,ns]" or "*", lets a Service
+	// share its AnnotationAllowSharedIP key with Services of other
+	// namespaces. Both sides must consent: each lists the other's
+	// namespace. MetalLB has no such annotation, hence no alias.
+	AnnotationAllowSharedIPNamespaces = "ironlb.io/allow-shared-ip-namespaces"
 
 	// AnnotationAllocatedFromPool is written by the controller: the pool the
 	// Service's addresses came from.

@@ -40,8 +40,14 @@ type Request struct {
 	// Pool, when set, restricts the Service to that pool, which may have
 	// AutoAssign false but must admit the Service.
 	Pool string
-	// SharingKey lets Services with the same non-empty key share an IP.
+	// SharingKey lets Services of one namespace with the same non-empty key
+	// share an IP.
 	SharingKey string
+	// SharingNamespaces are the other namespaces, "*" for any, whose
+	// Services may share an IP with this one under SharingKey. Consent
+	// must be mutual: two Services of different namespaces share only when
+	// each lists the other's namespace. It needs a SharingKey.
+	SharingNamespaces []string
 	// Ports are the Service's ports; Services sharing an IP may not both
 	// use one Protocol and Port.
 	Ports []Port
@@ -81,7 +87,7 @@ type lease struct {
 	service string
 	ips     []netip.Addr // never changed once set: a change makes a new lease
 	pool    *poolState
-	key     string
+	share   sharing
 	ports   []Port
 	local   *string
 	ipBuf   [2]netip.Addr // backs ips
@@ -93,11 +99,11 @@ func (l *lease) assignment() Assignment {
 }
 
 // ipEntry is one held address: its range and the Services holding it, all
-// with the same sharing key.
+// with the same sharing key, and pairwise of one namespace or consenting to
+// each other's (see joinError).
 type ipEntry struct {
 	ip      netip.Addr
 	rng     *rangeState
-	key     string
 	holders []*lease
 	oneBuf  [1]*lease // backs holders while the address is not shared
 }
@@ -110,8 +116,8 @@ type Allocator struct {
 	order  []*poolState // for automatic assignment, see comparePools
 	index  rangeIndex
 	leases map[string]*lease
-	ips    map[u128]*ipEntry       // by keyOf
-	shared map[string][]netip.Addr // sharing key -> addresses held under it
+	ips    map[u128]*ipEntry // by keyOf
+	shared shareIndex
 }
 
 // New returns an Allocator without pools.
@@ -120,7 +126,7 @@ func New() *Allocator {
 		pools:  map[string]*poolState{},
 		leases: map[string]*lease{},
 		ips:    map[u128]*ipEntry{},
-		shared: map[string][]netip.Addr{},
+		shared: shareIndex{},
 	}
 }
 
@@ -130,11 +136,13 @@ func New() *Allocator {
 // move it to the heap.
 type prepared struct {
 	Request
-	levels    [3][]Family   // family sets to try, best first
-	nLevels   int           // levels used
-	want      [2]netip.Addr // requested address per famIndex
-	old       *lease        // the Service's lease, if any
-	hasSticky bool          // it has a lease or valid Current addresses
+	share      sharing
+	levels     [3][]Family   // family sets to try, best first
+	nLevels    int           // levels used
+	want       [2]netip.Addr // requested address per famIndex
+	old        *lease        // the Service's lease, if any
+	hasSticky  bool          // it has a lease or valid Current addresses
+	candidates []netip.Addr  // addresses it might share, best first; see shareIndex.candidates
 }
 
 func (rq *prepared) hasWant() bool { return len(rq.IPs) > 0 }
@@ -192,6 +200,10 @@ func prepare(req Request) (prepared, *Error) {
 	default:
 		return none, newError(ReasonInvalidRequest, "%s has an unknown IP family policy %s", svc, req.Policy)
 	}
+	share, serr := newSharing(svc, req.Namespace, req.SharingKey, req.SharingNamespaces)
+	if serr != nil {
+		return none, serr
+	}
 
 	// Locals rather than fields of a prepared until the end: escape
 	// analysis would otherwise move req to the heap.
@@ -233,7 +245,7 @@ func prepare(req Request) (prepared, *Error) {
 	} else {
 		levels[0] = fams
 	}
-	return prepared{Request: req, levels: levels, nLevels: nLevels, want: want}, nil
+	return prepared{Request: req, share: share, levels: levels, nLevels: nLevels, want: want}, nil
 }
 
 // Assign gives the Service addresses that satisfy req, or explains why it
@@ -256,7 +268,8 @@ func prepare(req Request) (prepared, *Error) {
 //     keeps addresses stable across restarts and other Services coming and
 //     going, even when a pool of better priority has room again;
 //  3. with a SharingKey, an address already held under that key by
-//     compatible Services, in any allowed pool;
+//     compatible Services, in any allowed pool: of its own namespace first,
+//     then of the namespaces it consents to that consent back;
 //  4. a fresh address from the first allowed pool with room.
 //
 // All of a Service's addresses come from one pool, and Assignment.IPs is
@@ -288,6 +301,7 @@ func (a *Allocator) Assign(req Request) (Assignment, error) {
 	old := a.leases[req.Service]
 	rq.old = old
 	rq.hasSticky = old != nil
+	rq.candidates = a.shared.candidates(&rq.share)
 	for _, ip := range req.Current {
 		if _, ok := ownAddr(ip); ok {
 			rq.hasSticky = true
@@ -324,7 +338,7 @@ func (a *Allocator) Assign(req Request) (Assignment, error) {
 			}
 			// Keep looking only for something better than the first fit:
 			// the Service's own addresses, or a shared one.
-			if !rq.hasSticky && (firstShared.pool != nil || len(a.shared[req.SharingKey]) == 0) {
+			if !rq.hasSticky && (firstShared.pool != nil || len(rq.candidates) == 0) {
 				break
 			}
 		}
@@ -513,15 +527,13 @@ func (a *Allocator) pickOne(p *poolState, f Family, rq *prepared, pl *plan) (pic
 		return pick{}, newError(ReasonNoMatchingPool, "pool %s has autoAssign off and only keeps the addresses %s already has", p.Name, rq.Service)
 	}
 
-	if rq.SharingKey != "" {
-		for _, ip := range a.shared[rq.SharingKey] {
-			if FamilyOf(ip) != f {
-				continue
-			}
-			if e := a.ips[keyOf(ip)]; e.rng.pool == p && a.claimable(ip, e.rng, e, rq) == nil {
-				pl.shared = true
-				return pick{ip: ip, rng: e.rng, entry: e}, nil
-			}
+	for _, ip := range rq.candidates {
+		if FamilyOf(ip) != f {
+			continue
+		}
+		if e := a.ips[keyOf(ip)]; e.rng.pool == p && a.claimable(ip, e.rng, e, rq) == nil {
+			pl.shared = true
+			return pick{ip: ip, rng: e.rng, entry: e}, nil
 		}
 	}
 	for _, r := range p.ranges[fi] {
@@ -541,60 +553,28 @@ func (a *Allocator) claimable(ip netip.Addr, r *rangeState, e *ipEntry, rq *prep
 	if e == nil {
 		return nil
 	}
+	// Every pair of holders must agree, not just the Service and the
+	// first holder: consent between namespaces is not transitive.
 	for _, h := range e.holders {
 		if h.service == rq.Service {
 			continue
 		}
-		switch {
-		case h.key == "":
-			return newError(ReasonIPUnavailable, "%s is held by %s, which does not share it", ip, h.service)
-		case rq.SharingKey == "":
-			return newError(ReasonIPUnavailable, "%s is held by %s, which shares it only under the sharing key %q that %s does not have", ip, h.service, h.key, rq.Service)
-		case h.key != rq.SharingKey:
-			return newError(ReasonSharingConflict, "%s is shared by %s under the sharing key %q, but %s has the key %q", ip, h.service, h.key, rq.Service, rq.SharingKey)
-		}
-		if port, clash := clashingPort(h.ports, rq.Ports); clash {
-			return newError(ReasonSharingConflict, "%s is shared by %s, which already uses %s port %d", ip, h.service, port.Protocol, port.Port)
-		}
-		if msg := localMismatch(h, rq); msg != "" {
-			return newError(ReasonSharingConflict, "%s is shared by %s, %s", ip, h.service, msg)
+		if err := joinError(ip, h, rq); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-func clashingPort(have, want []Port) (Port, bool) {
-	for _, w := range want {
-		if slices.Contains(have, w) {
-			return w, true
-		}
-	}
-	return Port{}, false
-}
-
-// localMismatch explains why h and rq may not share an address because of
-// externalTrafficPolicy, or returns "".
-func localMismatch(h *lease, rq *prepared) string {
-	switch {
-	case h.local == nil && rq.LocalSelector == nil:
-		return ""
-	case h.local == nil:
-		return fmt.Sprintf("which has externalTrafficPolicy Cluster while %s has Local; services sharing an IP must agree", rq.Service)
-	case rq.LocalSelector == nil:
-		return fmt.Sprintf("which has externalTrafficPolicy Local while %s has Cluster; services sharing an IP must agree", rq.Service)
-	case *h.local != *rq.LocalSelector:
-		return fmt.Sprintf("which has externalTrafficPolicy Local and selects pods %q, while %s selects %q; under Local, services sharing an IP must select the same pods", *h.local, rq.Service, *rq.LocalSelector)
-	}
-	return ""
-}
-
 // commit makes pl the Service's lease, replacing old (which may be nil).
 func (a *Allocator) commit(rq *prepared, old *lease, pl *plan) Assignment {
-	if old != nil && old.pool == pl.pool && sameAddrs(old.ips, pl.picks()) && old.key == rq.SharingKey {
-		// Unchanged addresses: only the sharing details may differ, and
-		// claimable has checked them against the other holders.
+	if old != nil && old.pool == pl.pool && sameAddrs(old.ips, pl.picks()) && old.share.id == rq.share.id {
+		// Unchanged addresses and group, so the index stands: only the
+		// sharing details may differ, and claimable has checked them
+		// against the other holders.
 		old.ports = slices.Clone(rq.Ports)
 		old.local = cloneString(rq.LocalSelector)
+		old.share.others = slices.Clone(rq.share.others)
 		return old.assignment()
 	}
 	// Take fresh addresses before dropping the old lease, which may push
@@ -610,7 +590,7 @@ func (a *Allocator) commit(rq *prepared, old *lease, pl *plan) Assignment {
 	l := &lease{
 		service: rq.Service,
 		pool:    pl.pool,
-		key:     rq.SharingKey,
+		share:   rq.share.clone(),
 		ports:   slices.Clone(rq.Ports),
 		local:   cloneString(rq.LocalSelector),
 	}
@@ -624,20 +604,35 @@ func (a *Allocator) commit(rq *prepared, old *lease, pl *plan) Assignment {
 			e = a.ips[k]
 		}
 		if e == nil {
-			e = &ipEntry{ip: pk.ip, rng: pk.rng, key: rq.SharingKey}
+			e = &ipEntry{ip: pk.ip, rng: pk.rng}
 			e.holders = e.oneBuf[:0]
 			a.ips[k] = e
 			pk.rng.held++
-			if e.key != "" {
-				a.shared[e.key] = append(a.shared[e.key], pk.ip)
-			}
 		}
-		e.holders = append(e.holders, l)
+		a.join(e, l)
 		l.entries[i] = e
 	}
 	a.leases[rq.Service] = l
 	pl.pool.users++
 	return l.assignment()
+}
+
+// join makes l a holder of e, listing e in the share index under l's group
+// when l is the first holder of its namespace.
+func (a *Allocator) join(e *ipEntry, l *lease) {
+	if l.share.shares() && !e.heldFrom(l.share.id.namespace) {
+		a.shared.add(l.share.id, e.ip)
+	}
+	e.holders = append(e.holders, l)
+}
+
+// leave removes l from e's holders, and e from the share index under l's
+// group when l was the last holder of its namespace.
+func (a *Allocator) leave(e *ipEntry, l *lease) {
+	e.holders = slices.DeleteFunc(e.holders, func(h *lease) bool { return h == l })
+	if l.share.shares() && !e.heldFrom(l.share.id.namespace) {
+		a.shared.remove(l.share.id, e.ip)
+	}
 }
 
 func sameAddrs(ips []netip.Addr, picks []pick) bool {
@@ -665,19 +660,11 @@ func cloneString(s *string) *string {
 func (a *Allocator) dropLease(l *lease) {
 	for i, ip := range l.ips {
 		e := l.entries[i]
-		e.holders = slices.DeleteFunc(e.holders, func(h *lease) bool { return h == l })
+		a.leave(e, l)
 		if len(e.holders) > 0 {
 			continue
 		}
 		delete(a.ips, keyOf(ip))
-		if e.key != "" {
-			rest := slices.DeleteFunc(a.shared[e.key], func(x netip.Addr) bool { return x == ip })
-			if len(rest) == 0 {
-				delete(a.shared, e.key)
-			} else {
-				a.shared[e.key] = rest
-			}
-		}
 		if e.rng != nil {
 			e.rng.freed(ip)
 		}

@@ -8,6 +8,14 @@
 // the ironlb.io/IPAllocated condition reasons. The only outside dependency is
 // k8s.io/apimachinery/pkg/labels, for pool selectors.
 //
+// # Sharing
+//
+// Services share an address under a [Request.SharingKey] only within one
+// namespace, unless each lists the other's namespace in
+// [Request.SharingNamespaces]; under externalTrafficPolicy Local, only
+// within one namespace. A key is no secret, so knowing it must not let
+// another tenant onto an address.
+//
 // # Cost
 //
 // No operation enumerates a pool. Each range keeps a 128-bit cursor (every

@@ -22,9 +22,11 @@ const (
 	// of a family the Service does not have, two IPs of one family, IPs
 	// outside the named pool or in two different pools.
 	ReasonInvalidRequest = "InvalidRequest"
-	// ReasonSharingConflict: a requested IP is shared under another sharing
-	// key, by a Service using one of the same ports, or under
-	// externalTrafficPolicy Local by a Service selecting other pods.
+	// ReasonSharingConflict: a requested IP is shared by a Service of
+	// another namespace without consent from both sides, under another
+	// sharing key, by a Service using one of the same ports, or under
+	// externalTrafficPolicy Local by a Service of another namespace or
+	// selecting other pods.
 	ReasonSharingConflict = "SharingConflict"
 )
 

@@ -84,47 +84,73 @@ var ErrInvalidRange = errors.New("invalid address range")
 //   - a single address, "192.0.2.7", the same as a /32 or /128.
 //
 // IPv4-mapped IPv6 addresses (::ffff:192.0.2.1) and zoned addresses are
-// rejected: the pool should list the IPv4 address itself. Surrounding
-// spaces are ignored. Every error wraps [ErrInvalidRange] and quotes s.
+// rejected: the pool should list the IPv4 address itself. So is an entry
+// touching a special block (see [Range.CheckSpecial]). Surrounding spaces
+// are ignored. Every error is a [*RangeError], wraps [ErrInvalidRange] and
+// quotes s.
 func ParseRange(s string) (Range, error) {
-	entry := strings.TrimSpace(s)
-	bad := func(format string, args ...any) (Range, error) {
-		return Range{}, fmt.Errorf("%w %q: %s", ErrInvalidRange, s, fmt.Sprintf(format, args...))
+	r, err := parseRange(s)
+	if err == nil {
+		err = r.CheckSpecial()
 	}
+	if err != nil {
+		return Range{}, &RangeError{Entry: s, Reason: err.Error()}
+	}
+	return r, nil
+}
+
+// RangeError is why ParseRange refused an entry.
+type RangeError struct {
+	// Entry is the entry as given.
+	Entry string
+	// Reason says what is wrong with it, without repeating it.
+	Reason string
+}
+
+func (e *RangeError) Error() string {
+	return fmt.Sprintf("%s %q: %s", ErrInvalidRange, e.Entry, e.Reason)
+}
+
+// Unwrap returns ErrInvalidRange.
+func (e *RangeError) Unwrap() error { return ErrInvalidRange }
+
+// parseRange is ParseRange's syntax; its errors are bare reasons, without
+// the entry.
+func parseRange(s string) (Range, error) {
+	entry := strings.TrimSpace(s)
 	switch {
 	case strings.Contains(entry, "/"):
 		p, err := netip.ParsePrefix(entry)
-		if err != nil {
-			return bad("not a valid CIDR")
-		}
-		if p.Addr().Is4In6() {
-			return bad("IPv4-mapped IPv6 addresses are not allowed; write the IPv4 address instead")
-		}
-		if m := p.Masked(); m != p {
-			return bad("host bits are set; the CIDR is %s", m)
+		switch {
+		case err != nil:
+			return Range{}, errors.New("not a valid CIDR")
+		case p.Addr().Is4In6():
+			return Range{}, errors.New("IPv4-mapped IPv6 addresses are not allowed; write the IPv4 address instead")
+		case p.Masked() != p:
+			return Range{}, fmt.Errorf("host bits are set; the CIDR is %s", p.Masked())
 		}
 		return prefixRange(p), nil
 	case strings.Contains(entry, "-"):
 		from, to, _ := strings.Cut(entry, "-")
 		first, err := parseAddr(strings.TrimSpace(from))
 		if err != nil {
-			return bad("start of range: %v", err)
+			return Range{}, fmt.Errorf("start of range: %w", err)
 		}
 		last, err := parseAddr(strings.TrimSpace(to))
 		if err != nil {
-			return bad("end of range: %v", err)
+			return Range{}, fmt.Errorf("end of range: %w", err)
 		}
 		if first.Is4() != last.Is4() {
-			return bad("range mixes IPv4 and IPv6 addresses")
+			return Range{}, errors.New("range mixes IPv4 and IPv6 addresses")
 		}
 		if last.Less(first) {
-			return bad("range is reversed: %s comes after %s", first, last)
+			return Range{}, fmt.Errorf("range is reversed: %s comes after %s", first, last)
 		}
 		return Range{First: first, Last: last}, nil
 	default:
 		ip, err := parseAddr(entry)
 		if err != nil {
-			return bad("%v", err)
+			return Range{}, err
 		}
 		return Range{First: ip, Last: ip}, nil
 	}
@@ -142,6 +168,47 @@ func parseAddr(s string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("%s is an IPv4-mapped IPv6 address; write %s instead", s, ip.Unmap())
 	}
 	return ip, nil
+}
+
+// special are the blocks no pool may touch, lowest first in each family, so
+// that an entry spanning several is told about the first.
+var special = []struct {
+	block netip.Prefix
+	what  string // for the message: an address (single) or a kind of address (block)
+	why   string
+}{
+	{netip.MustParsePrefix("0.0.0.0/32"), "the unspecified address", notExternal},
+	{netip.MustParsePrefix("127.0.0.0/8"), "loopback addresses", notExternal},
+	{netip.MustParsePrefix("169.254.0.0/16"), "link-local addresses", notExternal},
+	{netip.MustParsePrefix("224.0.0.0/4"), "multicast addresses", notExternal},
+	{netip.MustParsePrefix("255.255.255.255/32"), "the broadcast address", notExternal},
+	{netip.MustParsePrefix("::/128"), "the unspecified address", notExternal},
+	{netip.MustParsePrefix("::1/128"), "the loopback address", notExternal},
+	// The allocator keys IPv4 addresses by this very form: an IPv6 range
+	// over it would hand out ::ffff:0.0.0.0 and clash with 0.0.0.0.
+	{netip.MustParsePrefix("::ffff:0:0/96"), "IPv4-mapped IPv6 addresses", "which stand for IPv4 addresses; list IPv4 addresses as IPv4"},
+	{netip.MustParsePrefix("fe80::/10"), "link-local addresses", notExternal},
+	{netip.MustParsePrefix("ff00::/8"), "multicast addresses", notExternal},
+}
+
+const notExternal = "which cannot be a Service's external IP"
+
+// CheckSpecial reports, as an error naming the block, whether r touches
+// addresses no Service may be given: unspecified, loopback, link-local,
+// multicast, IPv4 broadcast, or IPv4-mapped IPv6. It is the one rule for
+// admission, the controller's pool validation and the allocator.
+func (r Range) CheckSpecial() error {
+	for _, s := range special {
+		b := prefixRange(s.block)
+		if r.First.Is4() != b.First.Is4() || r.Last.Less(b.First) || b.Last.Less(r.First) {
+			continue
+		}
+		if s.block.IsSingleIP() {
+			return fmt.Errorf("includes %s %s, %s", s.what, s.block.Addr(), s.why)
+		}
+		return fmt.Errorf("includes %s (%s), %s", s.what, s.block, s.why)
+	}
+	return nil
 }
 
 // prefixRange returns the addresses of the canonical prefix p.
@@ -211,6 +278,9 @@ func (r Range) validate() error {
 		return bad("range mixes IPv4 and IPv6 addresses")
 	case r.Last.Less(r.First):
 		return bad("range is reversed")
+	}
+	if err := r.CheckSpecial(); err != nil {
+		return bad("%v", err)
 	}
 	return nil
 }

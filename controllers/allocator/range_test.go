@@ -18,10 +18,10 @@ func TestParseRange(t *testing.T) {
 	}{
 		{name: "IPv4 CIDR", in: "192.0.2.0/28", want: rng("192.0.2.0", "192.0.2.15")},
 		{name: "IPv4 /32", in: "192.0.2.7/32", want: rng("192.0.2.7", "192.0.2.7")},
-		{name: "IPv4 /0", in: "0.0.0.0/0", want: rng("0.0.0.0", "255.255.255.255")},
+		{name: "IPv4 /3", in: "192.0.0.0/3", want: rng("192.0.0.0", "223.255.255.255")},
 		{name: "IPv6 /64", in: "2001:db8::/64", want: rng("2001:db8::", "2001:db8::ffff:ffff:ffff:ffff")},
 		{name: "IPv6 /32", in: "2001:db8::/32", want: rng("2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")},
-		{name: "IPv6 /0", in: "::/0", want: rng("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")},
+		{name: "IPv6 /3", in: "2000::/3", want: rng("2000::", "3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")},
 		{name: "IPv6 /63 crosses the 64-bit halves", in: "2001:db8::/63", want: rng("2001:db8::", "2001:db8:0:1:ffff:ffff:ffff:ffff")},
 		{name: "IPv4 range", in: "198.51.100.10-198.51.100.20", want: rng("198.51.100.10", "198.51.100.20")},
 		{name: "range with spaces", in: " 198.51.100.10 - 198.51.100.20 ", want: rng("198.51.100.10", "198.51.100.20")},
@@ -64,6 +64,19 @@ func TestParseRange(t *testing.T) {
 	}
 }
 
+// A /0 is no pool entry (it holds special addresses), but the prefix
+// arithmetic must still cover every host bit.
+func TestPrefixRangeWholeSpace(t *testing.T) {
+	for in, want := range map[string]Range{
+		"0.0.0.0/0": rng("0.0.0.0", "255.255.255.255"),
+		"::/0":      rng("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+	} {
+		if got := prefixRange(netip.MustParsePrefix(in)); got != want {
+			t.Errorf("prefixRange(%s) = %v, want %v", in, got, want)
+		}
+	}
+}
+
 func TestRangeString(t *testing.T) {
 	tests := []struct {
 		name string
@@ -76,7 +89,7 @@ func TestRangeString(t *testing.T) {
 		{name: "power-of-two size, unaligned", in: "192.0.2.1-192.0.2.2", want: "192.0.2.1-192.0.2.2"},
 		{name: "single address", in: "192.0.2.7/32", want: "192.0.2.7"},
 		{name: "IPv6 /64", in: "2001:db8::/64", want: "2001:db8::/64"},
-		{name: "whole IPv6 space", in: "::/0", want: "::/0"},
+		{name: "IPv6 /3", in: "2000::/3", want: "2000::/3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,5 +128,84 @@ func TestFamilyAndPolicyStrings(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// No pool may hand out an address no Service can be reached at, nor an
+// IPv4-mapped IPv6 address: the allocator keys IPv4 addresses by that very
+// form, so ::ffff:0.0.0.0 would collide with 0.0.0.0. An entry touching such
+// a block by a single address is refused, and the message names the block.
+func TestParseRangeRefusesSpecialAddresses(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		wantErr string // the whole error; "" = accepted
+	}{
+		{name: "IPv6 range across the IPv4-mapped block", in: "::fffe:ffff:ffff-::1:0:0:0",
+			wantErr: `invalid address range "::fffe:ffff:ffff-::1:0:0:0": includes IPv4-mapped IPv6 addresses (::ffff:0.0.0.0/96), which stand for IPv4 addresses; list IPv4 addresses as IPv4`},
+		{name: "IPv6 CIDR holding the IPv4-mapped block", in: "::fffe:0:0/95",
+			wantErr: `invalid address range "::fffe:0:0/95": includes IPv4-mapped IPv6 addresses (::ffff:0.0.0.0/96), which stand for IPv4 addresses; list IPv4 addresses as IPv4`},
+		{name: "IPv4 loopback", in: "127.0.0.0/30",
+			wantErr: `invalid address range "127.0.0.0/30": includes loopback addresses (127.0.0.0/8), which cannot be a Service's external IP`},
+		{name: "IPv4 range ending in loopback", in: "126.255.255.250-127.0.0.1",
+			wantErr: `invalid address range "126.255.255.250-127.0.0.1": includes loopback addresses (127.0.0.0/8), which cannot be a Service's external IP`},
+		{name: "IPv6 loopback", in: "::1",
+			wantErr: `invalid address range "::1": includes the loopback address ::1, which cannot be a Service's external IP`},
+		{name: "IPv4 link-local", in: "169.254.10.0/24",
+			wantErr: `invalid address range "169.254.10.0/24": includes link-local addresses (169.254.0.0/16), which cannot be a Service's external IP`},
+		{name: "IPv6 link-local", in: "fe80::/64",
+			wantErr: `invalid address range "fe80::/64": includes link-local addresses (fe80::/10), which cannot be a Service's external IP`},
+		{name: "IPv4 multicast", in: "224.0.0.0/28",
+			wantErr: `invalid address range "224.0.0.0/28": includes multicast addresses (224.0.0.0/4), which cannot be a Service's external IP`},
+		{name: "IPv6 multicast", in: "ff02::/120",
+			wantErr: `invalid address range "ff02::/120": includes multicast addresses (ff00::/8), which cannot be a Service's external IP`},
+		{name: "IPv4 unspecified", in: "0.0.0.0/32",
+			wantErr: `invalid address range "0.0.0.0/32": includes the unspecified address 0.0.0.0, which cannot be a Service's external IP`},
+		{name: "IPv6 unspecified", in: "::/128",
+			wantErr: `invalid address range "::/128": includes the unspecified address ::, which cannot be a Service's external IP`},
+		{name: "IPv4 broadcast at the end of a range", in: "255.255.255.0-255.255.255.255",
+			wantErr: `invalid address range "255.255.255.0-255.255.255.255": includes the broadcast address 255.255.255.255, which cannot be a Service's external IP`},
+		{name: "the whole IPv4 space names its lowest special block", in: "0.0.0.0/0",
+			wantErr: `invalid address range "0.0.0.0/0": includes the unspecified address 0.0.0.0, which cannot be a Service's external IP`},
+		{name: "the whole IPv6 space names its lowest special block", in: "::/0",
+			wantErr: `invalid address range "::/0": includes the unspecified address ::, which cannot be a Service's external IP`},
+
+		// Next to a special block, but not touching it.
+		{name: "just below the IPv4-mapped block", in: "::fffe:ffff:ff00-::fffe:ffff:ffff"},
+		{name: "just above the IPv4-mapped block", in: "::1:0:0:0/112"},
+		{name: "just below IPv4 loopback", in: "126.255.255.0/24"},
+		{name: "just above IPv4 link-local", in: "169.255.0.0/24"},
+		{name: "just below IPv4 multicast", in: "223.255.255.0/24"},
+		{name: "just above IPv6 link-local", in: "fec0::/64"},
+		{name: "just below IPv6 multicast", in: "feff::/16"},
+		{name: "between the IPv6 unspecified and loopback addresses", in: "::2-::ff"},
+		{name: "documentation addresses", in: "2001:db8::/32"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseRange(tt.in)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("ParseRange(%q): %v", tt.in, err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.wantErr {
+				t.Fatalf("ParseRange(%q) = %v, %v\nwant error %s", tt.in, got, err, tt.wantErr)
+			}
+			if !errors.Is(err, ErrInvalidRange) {
+				t.Errorf("error %v does not wrap ErrInvalidRange", err)
+			}
+		})
+	}
+}
+
+// A Range built by hand rather than parsed meets the same rule in SetPools:
+// an IPv6 range over ::ffff:0:0/96 would hand out keys of IPv4 addresses.
+func TestSetPoolsRefusesSpecialAddresses(t *testing.T) {
+	a := New()
+	_, err := a.SetPools([]Pool{{Name: "mapped", AutoAssign: true, Ranges: []Range{rng("::fffe:ffff:ffff", "::1:0:0:0")}}})
+	if !errors.Is(err, ErrInvalidRange) || !strings.Contains(err.Error(), "IPv4-mapped") {
+		t.Fatalf("SetPools = %v, want an ErrInvalidRange naming the IPv4-mapped block", err)
 	}
 }

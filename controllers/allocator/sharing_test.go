@@ -1,9 +1,14 @@
 package allocator
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestSharing(t *testing.T) {
@@ -143,4 +148,190 @@ func TestChangingSharingKey(t *testing.T) {
 		r.SharingKey, r.Ports, r.IPs = "k3", []Port{{"TCP", 80}}, ips("192.0.2.0")
 	}))
 	checkReason(t, err, ReasonSharingConflict)
+}
+
+// Sharing keys are namespaced: a Service of another namespace that knows
+// the key (and the IP) may share only with consent from both sides, and
+// never under externalTrafficPolicy Local.
+func TestSharingAcrossNamespaces(t *testing.T) {
+	lan := []Pool{pool("lan", "192.0.2.0/28")}
+	tcp := func(p int32) Port { return Port{Protocol: "TCP", Port: p} }
+	udp := func(p int32) Port { return Port{Protocol: "UDP", Port: p} }
+	local := func(s string) *string { return &s }
+	// shared returns ns/name asking to share under key with the given
+	// ports, consenting to the namespaces nss.
+	shared := func(ns, name, key string, nss []string, ports ...Port) Request {
+		return Request{
+			Service: ns + "/" + name, Namespace: ns, Families: []Family{IPv4},
+			SharingKey: key, SharingNamespaces: nss, Ports: ports,
+		}
+	}
+	at := func(r Request, addr string) Request {
+		return r.with(func(r *Request) { r.IPs = ips(addr) })
+	}
+	onLocal := func(r Request) Request {
+		return r.with(func(r *Request) { r.LocalSelector = local("app=web") })
+	}
+	to := func(nss ...string) []string { return nss }
+	none := to()
+
+	// The victim, team-a/web, holds 192.0.2.0 (or .7 when asked).
+	web := shared("team-a", "web", "k", none, tcp(80), tcp(443))
+	webTrusting := shared("team-a", "web", "k", to("team-b"), tcp(80), tcp(443))
+	webTrustingAll := shared("team-a", "web", "k", to("*"), tcp(80), tcp(443))
+	fresh := Assignment{IPs: ips("192.0.2.1"), Pool: "lan"}
+	joined := Assignment{IPs: ips("192.0.2.0"), Pool: "lan"}
+	joinedAt7 := Assignment{IPs: ips("192.0.2.7"), Pool: "lan"}
+	const rule = "192.0.2.7 is held by a Service of namespace team-a; Services of two namespaces share an IP " +
+		"only when each lists the other's namespace in ironlb.io/allow-shared-ip-namespaces: "
+
+	runAssignCases(t, []assignCase{
+		{name: "same key, other namespace, no consent: fresh address", pools: lan, before: []Request{web},
+			req: shared("team-b", "dns", "k", none, udp(53)), want: fresh},
+		{name: "same key, other namespace, asks for the address without consent", pools: lan, before: []Request{at(web, "192.0.2.7")},
+			req: at(shared("team-b", "dns", "k", none, udp(53)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			wantMsg: rule + "team-b/dns must list team-a, and the Service of team-a must list team-b"},
+		{name: "other namespace asks for the address without a key", pools: lan, before: []Request{at(web, "192.0.2.7")},
+			req:        at(svc("dns").with(func(r *Request) { r.Service, r.Namespace = "team-b/dns", "team-b" }), "192.0.2.7"),
+			wantReason: ReasonSharingConflict,
+			wantMsg:    rule + "team-b/dns must list team-a, and the Service of team-a must list team-b"},
+		{name: "other namespace's holder has no key: not named", pools: lan,
+			before: []Request{at(svc("web").with(func(r *Request) { r.Service, r.Namespace = "team-a/web", "team-a" }), "192.0.2.7")},
+			req:    at(shared("team-b", "dns", "k", to("team-a"), udp(53)), "192.0.2.7"), wantReason: ReasonIPUnavailable,
+			wantMsg: "192.0.2.7 is held by a Service of namespace team-a, which does not share it"},
+		{name: "only the newcomer consents: fresh address", pools: lan, before: []Request{web},
+			req: shared("team-b", "dns", "k", to("team-a"), udp(53)), want: fresh},
+		{name: "only the newcomer consents, asks for the address", pools: lan, before: []Request{at(web, "192.0.2.7")},
+			req: at(shared("team-b", "dns", "k", to("team-a"), udp(53)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			wantMsg: rule + "the Service of team-a must list team-b"},
+		{name: "only the holder consents: fresh address", pools: lan, before: []Request{webTrusting},
+			req: shared("team-b", "dns", "k", none, udp(53)), want: fresh},
+		{name: "only the holder consents, asks for the address", pools: lan, before: []Request{at(webTrusting, "192.0.2.7")},
+			req: at(shared("team-b", "dns", "k", none, udp(53)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			wantMsg: rule + "team-b/dns must list team-a"},
+		{name: "consent to a third namespace only", pools: lan, before: []Request{shared("team-a", "web", "k", to("team-c"), tcp(80))},
+			req: shared("team-b", "dns", "k", to("team-a"), udp(53)), want: fresh},
+		{name: "mutual consent: shares", pools: lan, before: []Request{webTrusting},
+			req: shared("team-b", "dns", "k", to("team-a"), udp(53)), want: joined},
+		{name: "mutual consent, asks for the address", pools: lan, before: []Request{at(webTrusting, "192.0.2.7")},
+			req: at(shared("team-b", "dns", "k", to("team-a"), udp(53)), "192.0.2.7"), want: joinedAt7},
+		{name: "* on both sides: shares", pools: lan, before: []Request{webTrustingAll},
+			req: shared("team-b", "dns", "k", to("*"), udp(53)), want: joined},
+		{name: "* on one side, the namespace on the other: shares", pools: lan, before: []Request{webTrustingAll},
+			req: shared("team-b", "dns", "k", to("team-x", "team-a"), udp(53)), want: joined},
+		{name: "* on one side only", pools: lan, before: []Request{webTrustingAll},
+			req: shared("team-b", "dns", "k", none, udp(53)), want: fresh},
+		{name: "mutual consent, other key", pools: lan, before: []Request{at(webTrusting, "192.0.2.7")},
+			req: at(shared("team-b", "dns", "other", to("team-a"), udp(53)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			wantMsg: `192.0.2.7 is shared by team-a/web under the sharing key "k", but team-b/dns has the key "other"`},
+		{name: "mutual consent, clashing port", pools: lan, before: []Request{at(webTrusting, "192.0.2.7")},
+			req: at(shared("team-b", "proxy", "k", to("team-a"), tcp(443)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			wantMsg: "192.0.2.7 is shared by team-a/web, which already uses TCP port 443"},
+		{name: "Local, mutual consent, same selector: fresh address", pools: lan, before: []Request{onLocal(webTrusting)},
+			req: onLocal(shared("team-b", "dns", "k", to("team-a"), udp(53))), want: fresh},
+		{name: "Local, mutual consent, asks for the address", pools: lan, before: []Request{at(onLocal(webTrustingAll), "192.0.2.7")},
+			req: at(onLocal(shared("team-b", "dns", "k", to("*"), udp(53))), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			wantMsg: "192.0.2.7 is shared by team-a/web, which has externalTrafficPolicy Local in namespace team-a, while team-b/dns is in team-b; " +
+				"under Local only Services of one namespace share an IP, since Services of two namespaces never select the same pods"},
+		{name: "a third Service must consent to every namespace already there", pools: lan,
+			before: []Request{webTrusting, shared("team-b", "dns", "k", to("team-a"), udp(53))},
+			req:    shared("team-a", "ssh", "k", none, tcp(22)), want: fresh},
+		{name: "a third Service consenting to every namespace already there", pools: lan,
+			before: []Request{webTrusting, shared("team-b", "dns", "k", to("team-a"), udp(53))},
+			req:    shared("team-a", "ssh", "k", to("team-b"), tcp(22)), want: joined},
+		{name: "its own namespace's address first", pools: lan,
+			before: []Request{
+				at(shared("team-b", "dns", "k", to("team-a"), udp(53)), "192.0.2.5"),
+				at(shared("team-a", "web", "k", none, tcp(80)), "192.0.2.7"),
+			},
+			req: shared("team-a", "ssh", "k", to("team-b"), tcp(22)), want: joinedAt7},
+		{name: "namespaces without a key", pools: lan,
+			req: shared("team-b", "dns", "", to("team-a"), udp(53)), wantReason: ReasonInvalidRequest,
+			wantMsg: "team-b/dns lists namespaces to share an IP with but has no sharing key"},
+		{name: "an empty namespace name", pools: lan,
+			req: shared("team-b", "dns", "k", to("team-a", ""), udp(53)), wantReason: ReasonInvalidRequest,
+			wantMsg: `team-b/dns lists an empty namespace to share an IP with`},
+	})
+}
+
+// Withdrawing consent moves the Service that withdrew it, never the other.
+func TestWithdrawingConsent(t *testing.T) {
+	a := newAllocator(t, pool("lan", "192.0.2.0/28"))
+	web := Request{Service: "team-a/web", Namespace: "team-a", Families: []Family{IPv4},
+		SharingKey: "k", SharingNamespaces: []string{"team-b"}, Ports: []Port{{"TCP", 80}}}
+	dns := Request{Service: "team-b/dns", Namespace: "team-b", Families: []Family{IPv4},
+		SharingKey: "k", SharingNamespaces: []string{"team-a"}, Ports: []Port{{"UDP", 53}}}
+	mustAssign(t, a, web)
+	if got := mustAssign(t, a, dns); got.IPs[0] != ip("192.0.2.0") {
+		t.Fatalf("dns with mutual consent got %s, want the shared 192.0.2.0", got.IPs[0])
+	}
+
+	got := mustAssign(t, a, web.with(func(r *Request) { r.SharingNamespaces = nil }))
+	if diff := cmp.Diff(ips("192.0.2.1"), got.IPs, addrCmp); diff != "" {
+		t.Errorf("web after withdrawing consent (-want +got):\n%s", diff)
+	}
+	if got := mustAssign(t, a, dns); got.IPs[0] != ip("192.0.2.0") {
+		t.Errorf("dns got %s, want to keep 192.0.2.0", got.IPs[0])
+	}
+	// The address dns keeps is no longer open to team-a without consent.
+	_, err := a.Assign(web.with(func(r *Request) { r.SharingNamespaces, r.IPs = nil, ips("192.0.2.0") }))
+	checkReason(t, err, ReasonSharingConflict)
+}
+
+// After any sequence of Assign and Release, every pair of holders of an
+// address may share it, and the share index lists each address exactly
+// under the groups of its holders.
+func TestShareIndexMatchesHolders(t *testing.T) {
+	a := newAllocator(t, pool("lan", "192.0.2.0/29"))
+	r := rand.New(rand.NewPCG(3, 4))
+	namespaces := []string{"team-a", "team-b", "team-c"}
+	consents := [][]string{nil, {"team-a"}, {"team-b", "team-c"}, {"*"}}
+	for step := range 3000 {
+		ns := namespaces[r.IntN(len(namespaces))]
+		name := fmt.Sprintf("%s/s%d", ns, r.IntN(6))
+		if r.IntN(4) == 0 {
+			a.Release(name)
+		} else {
+			req := Request{Service: name, Namespace: ns, Families: []Family{IPv4},
+				Ports: []Port{{"TCP", int32(r.IntN(4))}}}
+			if key := r.IntN(3); key > 0 {
+				req.SharingKey = fmt.Sprint("k", key)
+				req.SharingNamespaces = consents[r.IntN(len(consents))]
+			}
+			if r.IntN(3) == 0 {
+				sel := "app=web"
+				req.LocalSelector = &sel
+			}
+			if r.IntN(3) == 0 {
+				req.IPs = ips(fmt.Sprintf("192.0.2.%d", r.IntN(8)))
+			}
+			_, _ = a.Assign(req) // failures are expected; the state must stay sound
+		}
+		if err := checkSharing(a); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+	}
+}
+
+// checkSharing verifies the allocator's sharing invariants.
+func checkSharing(a *Allocator) error {
+	want := shareIndex{}
+	for _, e := range a.ips {
+		for i, h := range e.holders {
+			for _, o := range e.holders[i+1:] {
+				rq := prepared{Request: Request{Service: o.service, Ports: o.ports, LocalSelector: o.local}, share: o.share}
+				if err := joinError(e.ip, h, &rq); err != nil {
+					return fmt.Errorf("%s and %s hold %s together: %v", h.service, o.service, e.ip, err)
+				}
+			}
+			if h.share.shares() && !slices.ContainsFunc(e.holders[:i], func(p *lease) bool { return p.share.id.namespace == h.share.id.namespace }) {
+				want.add(h.share.id, e.ip)
+			}
+		}
+	}
+	sorted := cmpopts.SortSlices(func(x, y netip.Addr) bool { return x.Less(y) })
+	if diff := cmp.Diff(want, a.shared, addrCmp, sorted, cmpopts.EquateEmpty()); diff != "" {
+		return fmt.Errorf("share index (-want +got):\n%s", diff)
+	}
+	return nil
 }

@@ -28,7 +28,8 @@ import (
 type IPAM struct {
 	*allocator.Allocator
 
-	reader client.Reader
+	reader client.Reader // the manager's cache
+	live   client.Reader // the API server itself, for the restore on start
 	class  v1beta1.ClassFilter
 
 	mu       sync.Mutex
@@ -39,10 +40,11 @@ type IPAM struct {
 	versions map[string]string
 }
 
-// New returns an IPAM reading pools and Services through reader (the
-// manager's cache) and handling Services of class.
-func New(reader client.Reader, class v1beta1.ClassFilter) *IPAM {
-	return &IPAM{Allocator: allocator.New(), reader: reader, class: class}
+// New returns an IPAM handling Services of class. It reads pools and
+// Services through cached (the manager's cache), except for the restore on
+// start, which reads live: the API server itself (mgr.GetAPIReader()).
+func New(cached, live client.Reader, class v1beta1.ClassFilter) *IPAM {
+	return &IPAM{Allocator: allocator.New(), reader: cached, live: live, class: class}
 }
 
 // Class returns the Service class this IPAM handles.
@@ -51,28 +53,63 @@ func (m *IPAM) Class() v1beta1.ClassFilter { return m.class }
 // EnsureRestored loads the pools and every address already shown in a
 // Service's status, once, before anything new is handed out. Reconcilers call
 // it first; only the first call does the work, the others wait for it.
+//
+// It reads the API server itself, not the cache: a replica taking over
+// leadership may hold a cache that has not seen yet the last status the
+// previous leader wrote, and would hand that address out a second time.
 func (m *IPAM) EnsureRestored(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.restored {
 		return nil
 	}
-	if _, err := m.syncPoolsLocked(ctx); err != nil {
-		return err
-	}
 	var svcs corev1.ServiceList
-	if err := m.reader.List(ctx, &svcs); err != nil {
+	if err := m.live.List(ctx, &svcs); err != nil {
 		return fmt.Errorf("listing services to restore their addresses: %w", err)
 	}
-	restored, lost := m.restore(ctx, svcs.Items)
+	nsLabels, err := m.namespaceLabels(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := m.syncPoolsLocked(ctx, m.live, shownByPool(svcs.Items, m.class)); err != nil {
+		return err
+	}
+	restored, lost := m.restore(ctx, svcs.Items, nsLabels)
 	log.FromContext(ctx).Info("Restored assigned addresses", "services", restored, "notRestored", lost)
 	m.restored = true
 	return nil
 }
 
+// namespaceLabels reads every namespace's labels from the API server, in one
+// list rather than a read per Service.
+func (m *IPAM) namespaceLabels(ctx context.Context) (map[string]map[string]string, error) {
+	var nss corev1.NamespaceList
+	if err := m.live.List(ctx, &nss); err != nil {
+		return nil, fmt.Errorf("listing namespaces to restore addresses: %w", err)
+	}
+	out := make(map[string]map[string]string, len(nss.Items))
+	for _, ns := range nss.Items {
+		out[ns.Name] = ns.Labels
+	}
+	return out, nil
+}
+
+// shownByPool gathers the addresses the class's Services show, by the pool
+// their ironlb.io/ip-allocated-from-pool annotation names.
+func shownByPool(svcs []corev1.Service, class v1beta1.ClassFilter) map[string][]netip.Addr {
+	out := map[string][]netip.Addr{}
+	for i := range svcs {
+		svc := &svcs[i]
+		if pool := svc.Annotations[v1beta1.AnnotationAllocatedFromPool]; pool != "" && class.Handles(svc) {
+			out[pool] = append(out[pool], IngressIPs(svc)...)
+		}
+	}
+	return out
+}
+
 // restore claims each Service's current addresses, oldest Service first so
 // that, should two claim one address, the one that had it first keeps it.
-func (m *IPAM) restore(ctx context.Context, svcs []corev1.Service) (restored, lost int) {
+func (m *IPAM) restore(ctx context.Context, svcs []corev1.Service, nsLabels map[string]map[string]string) (restored, lost int) {
 	sort.Slice(svcs, func(i, j int) bool {
 		ti, tj := svcs[i].CreationTimestamp, svcs[j].CreationTimestamp
 		if !ti.Equal(&tj) {
@@ -86,7 +123,7 @@ func (m *IPAM) restore(ctx context.Context, svcs []corev1.Service) (restored, lo
 		if !m.class.Handles(svc) || len(current) == 0 {
 			continue
 		}
-		if err := m.restoreOne(ctx, svc, current); err != nil {
+		if err := m.restoreOne(svc, nsLabels[svc.Namespace], current); err != nil {
 			lost++
 			log.FromContext(ctx).V(1).Info("Could not restore addresses; the Service is reconciled again",
 				"service", client.ObjectKeyFromObject(svc), "ips", current, "reason", err.Error())
@@ -102,8 +139,8 @@ func (m *IPAM) restore(ctx context.Context, svcs []corev1.Service) (restored, lo
 // change: the Service kept its old lease and said why), it still holds on to
 // what it shows, from the pool that contains them, exactly as before the
 // restart; reconciling it then decides the rest.
-func (m *IPAM) restoreOne(ctx context.Context, svc *corev1.Service, current []netip.Addr) error {
-	req, err := m.RequestFor(ctx, svc, current)
+func (m *IPAM) restoreOne(svc *corev1.Service, nsLabels map[string]string, current []netip.Addr) error {
+	req, err := RequestFor(svc, nsLabels, current)
 	if err != nil && allocator.ReasonOf(err) == "" {
 		return err
 	}
@@ -132,12 +169,14 @@ func (m *IPAM) restoreOne(ctx context.Context, svc *corev1.Service, current []ne
 func (m *IPAM) SyncPools(ctx context.Context) (changed bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.syncPoolsLocked(ctx)
+	return m.syncPoolsLocked(ctx, m.reader, nil)
 }
 
-func (m *IPAM) syncPoolsLocked(ctx context.Context) (bool, error) {
+// syncPoolsLocked reads the pools through reader. shown, at restore only,
+// holds the addresses Services show by pool (see lastValid).
+func (m *IPAM) syncPoolsLocked(ctx context.Context, reader client.Reader, shown map[string][]netip.Addr) (bool, error) {
 	var pools v1beta1.IPAddressPoolList
-	if err := m.reader.List(ctx, &pools); err != nil {
+	if err := reader.List(ctx, &pools); err != nil {
 		return false, fmt.Errorf("listing IPAddressPools: %w", err)
 	}
 	versions := make(map[string]string, len(pools.Items))
@@ -149,7 +188,8 @@ func (m *IPAM) syncPoolsLocked(ctx context.Context) (bool, error) {
 	if m.versions != nil && maps.Equal(versions, m.versions) {
 		return false, nil
 	}
-	verdicts := ValidateKeeping(pools.Items, m.established, m.lastValid)
+	lastValid := func(p *v1beta1.IPAddressPool) (allocator.Pool, bool) { return m.lastValid(p, shown[p.Name]) }
+	verdicts := ValidateKeeping(pools.Items, m.established, lastValid)
 	valid := make([]allocator.Pool, 0, len(verdicts))
 	for _, v := range verdicts {
 		switch {
@@ -168,19 +208,24 @@ func (m *IPAM) syncPoolsLocked(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// lastValid returns the spec this process last accepted for the pool (the
-// same object: same UID). The caller holds m.mu.
-func (m *IPAM) lastValid(p *v1beta1.IPAddressPool) (allocator.Pool, bool) {
-	v, ok := m.verdicts[p.Name]
-	switch {
-	case !ok || v.UID != p.UID:
-		return allocator.Pool{}, false
-	case v.Valid():
-		return v.Pool, true
-	case v.Kept != nil:
-		return *v.Kept, true
+// lastValid returns what an invalid pool keeps: the spec this process last
+// accepted for it (the same object: same UID), else the one its status
+// records (an earlier process or leader accepted it), else, for a pool whose
+// last valid spec is known nowhere (as after an upgrade), the addresses its
+// Services show. The caller holds m.mu.
+func (m *IPAM) lastValid(p *v1beta1.IPAddressPool, shown []netip.Addr) (allocator.Pool, bool) {
+	if v, ok := m.verdicts[p.Name]; ok && v.UID == p.UID {
+		switch {
+		case v.Valid():
+			return v.Pool, true
+		case v.Kept != nil:
+			return *v.Kept, true
+		}
 	}
-	return allocator.Pool{}, false
+	if kept, ok := recordedSpec(p); ok {
+		return kept, true
+	}
+	return holding(p.Name, shown)
 }
 
 // established reports whether the pool's current spec was accepted before:

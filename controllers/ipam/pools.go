@@ -1,12 +1,15 @@
 package ipam
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/controllers/allocator"
@@ -116,7 +119,7 @@ func Translate(p *v1beta1.IPAddressPool) (allocator.Pool, string, error) {
 	for i, s := range p.Spec.Addresses {
 		r, err := allocator.ParseRange(s)
 		if err != nil {
-			return allocator.Pool{}, v1beta1.ReasonInvalidAddress, fmt.Errorf("spec.addresses[%d]: %w", i, err)
+			return allocator.Pool{}, v1beta1.ReasonInvalidAddress, entryError(i, s, err)
 		}
 		for j, prev := range out.Ranges {
 			if overlaps(r, prev) {
@@ -140,12 +143,53 @@ func Translate(p *v1beta1.IPAddressPool) (allocator.Pool, string, error) {
 	return out, "", nil
 }
 
-func selectors(field string, in []metav1.LabelSelector) ([]labels.Selector, error) {
+// entryError words a refused entry the way admission does, so that the
+// Ready condition reads like the webhook's answer would have:
+// spec.addresses[i]: Invalid value: "entry": reason.
+func entryError(i int, entry string, err error) error {
+	reason := err.Error()
+	if re, ok := errors.AsType[*allocator.RangeError](err); ok {
+		reason = re.Reason
+	}
+	return field.Invalid(field.NewPath("spec", "addresses").Index(i), entry, reason)
+}
+
+// recordedSpec translates the spec p's status records as last accepted.
+func recordedSpec(p *v1beta1.IPAddressPool) (allocator.Pool, bool) {
+	if p.Status.LastValidSpec == nil {
+		return allocator.Pool{}, false
+	}
+	last := &v1beta1.IPAddressPool{ObjectMeta: metav1.ObjectMeta{Name: p.Name}, Spec: *p.Status.LastValidSpec}
+	kept, _, err := Translate(last)
+	return kept, err == nil
+}
+
+// holding is a pool of just the addresses shown, each that may be a pool
+// entry, or false when none is: what an invalid pool keeps when its last
+// valid spec is known nowhere, so that a start never releases an address
+// because its pool is present but invalid.
+func holding(name string, shown []netip.Addr) (allocator.Pool, bool) {
+	out := allocator.Pool{Name: name}
+	seen := make(map[netip.Addr]bool, len(shown))
+	for _, ip := range shown {
+		if seen[ip] {
+			continue
+		}
+		seen[ip] = true
+		// Parsed like a spec entry: zones and special addresses stay out.
+		if r, err := allocator.ParseRange(ip.String()); err == nil {
+			out.Ranges = append(out.Ranges, r)
+		}
+	}
+	return out, len(out.Ranges) > 0
+}
+
+func selectors(path string, in []metav1.LabelSelector) ([]labels.Selector, error) {
 	out := make([]labels.Selector, 0, len(in))
 	for i := range in {
 		s, err := metav1.LabelSelectorAsSelector(&in[i])
 		if err != nil {
-			return nil, fmt.Errorf("%s[%d]: %w", field, i, err)
+			return nil, fmt.Errorf("%s[%d]: %w", path, i, err)
 		}
 		out = append(out, s)
 	}

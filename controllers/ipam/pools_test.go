@@ -140,3 +140,25 @@ func TestValidateKeepsLastValidSpecOfBrokenPool(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A pool entry touching a special block (here the IPv4-mapped addresses,
+// which the allocator would confuse with IPv4) makes its pool invalid with
+// the message admission gives, and leaves every other pool alone.
+func TestValidateRefusesSpecialAddresses(t *testing.T) {
+	got := Validate([]v1beta1.IPAddressPool{
+		pool("lan", 2*time.Hour, "192.0.2.0/28"),
+		pool("mapped", time.Hour, "2001:db8:5::/64", "::fffe:ffff:ffff-::1:0:0:0"),
+		pool("loopback", time.Hour, "127.0.0.0/30"),
+	})
+	if v := got["lan"]; !v.Valid() {
+		t.Errorf("lan: %s: %s; want valid", v.Reason, v.Message)
+	}
+	for name, want := range map[string]string{
+		"mapped":   `spec.addresses[1]: Invalid value: "::fffe:ffff:ffff-::1:0:0:0": includes IPv4-mapped IPv6 addresses (::ffff:0.0.0.0/96), which stand for IPv4 addresses; list IPv4 addresses as IPv4`,
+		"loopback": `spec.addresses[0]: Invalid value: "127.0.0.0/30": includes loopback addresses (127.0.0.0/8), which cannot be a Service's external IP`,
+	} {
+		if v := got[name]; v.Reason != v1beta1.ReasonInvalidAddress || v.Message != want {
+			t.Errorf("%s: %s: %s\nwant %s: %s", name, v.Reason, v.Message, v1beta1.ReasonInvalidAddress, want)
+		}
+	}
+}

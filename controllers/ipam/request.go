@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/controllers/allocator"
@@ -41,13 +42,50 @@ func RequestFor(svc *corev1.Service, nsLabels map[string]string, current []netip
 	}
 	r.Pool = r.annotation(svc, v1beta1.AnnotationAddressPool)
 	r.SharingKey = r.annotation(svc, v1beta1.AnnotationAllowSharedIP)
+	// A request returned with an error still keeps what the Service shows
+	// (see IPAM.restoreOne): with the consent it gave, but none when the
+	// consent itself is malformed.
+	consent, consentErr := sharingNamespaces(svc, r.SharingKey)
+	r.SharingNamespaces = consent
 
 	ips, err := requestedIPs(svc, r.annotation(svc, v1beta1.AnnotationLoadBalancerIPs))
 	if err != nil {
 		return r, allocatorError(allocator.ReasonInvalidRequest, err)
 	}
 	r.IPs = ips
+	if consentErr != nil {
+		return r, allocatorError(allocator.ReasonInvalidRequest, consentErr)
+	}
 	return r, nil
+}
+
+// sharingNamespaces reads ironlb.io/allow-shared-ip-namespaces, "ns[,ns]" or
+// "*". It has no MetalLB alias: MetalLB shares a key across namespaces
+// without asking. Empty entries (a trailing comma) are skipped; a name no
+// namespace can have is an error rather than a consent that silently never
+// matches.
+func sharingNamespaces(svc *corev1.Service, key string) ([]string, error) {
+	const name = v1beta1.AnnotationAllowSharedIPNamespaces
+	value := strings.TrimSpace(svc.Annotations[name])
+	if value == "" {
+		return nil, nil
+	}
+	if key == "" {
+		return nil, fmt.Errorf("annotation %s needs %s: it lets other namespaces share the Service's sharing key, and the Service has none",
+			name, v1beta1.AnnotationAllowSharedIP)
+	}
+	var out []string
+	for _, s := range strings.Split(value, ",") {
+		ns := strings.TrimSpace(s)
+		switch {
+		case ns == "":
+			continue
+		case ns != "*" && len(validation.IsDNS1123Label(ns)) > 0:
+			return nil, fmt.Errorf("annotation %s: %q is not a namespace name; list namespaces separated by commas, or *", name, ns)
+		}
+		out = append(out, ns)
+	}
+	return out, nil
 }
 
 // annotation reads an IronLB annotation, falling back to its MetalLB aliases.

@@ -3,12 +3,14 @@ package ipam
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/controllers/allocator"
 )
 
@@ -35,7 +37,7 @@ func TestRequestFor(t *testing.T) {
 		name    string
 		svc     *corev1.Service
 		want    Request
-		invalid bool
+		invalid string // when set, an InvalidRequest whose message contains it
 	}{{
 		name: "plain Service",
 		svc:  svc(nil),
@@ -87,29 +89,67 @@ func TestRequestFor(t *testing.T) {
 		svc:  svc(func(s *corev1.Service) { s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal }),
 		want: Request{Request: allocator.Request{Families: []allocator.Family{allocator.IPv4}, LocalSelector: &local}},
 	}, {
+		name: "namespaces consenting to share the key",
+		svc: svc(func(s *corev1.Service) {
+			s.Annotations = map[string]string{
+				"ironlb.io/allow-shared-ip":            "key-1",
+				"ironlb.io/allow-shared-ip-namespaces": " team-b, *,, ",
+			}
+		}),
+		want: Request{Request: allocator.Request{
+			Families: []allocator.Family{allocator.IPv4}, SharingKey: "key-1", SharingNamespaces: []string{"team-b", "*"},
+		}},
+	}, {
+		name: "namespaces with the MetalLB key alias",
+		svc: svc(func(s *corev1.Service) {
+			s.Annotations = map[string]string{
+				"metallb.io/allow-shared-ip":           "key-1",
+				"ironlb.io/allow-shared-ip-namespaces": "team-b",
+			}
+		}),
+		want: Request{
+			Request: allocator.Request{Families: []allocator.Family{allocator.IPv4}, SharingKey: "key-1", SharingNamespaces: []string{"team-b"}},
+			Aliases: []string{"metallb.io/allow-shared-ip -> ironlb.io/allow-shared-ip"},
+		},
+	}, {
+		name: "namespaces without a sharing key",
+		svc: svc(func(s *corev1.Service) {
+			s.Annotations = map[string]string{"ironlb.io/allow-shared-ip-namespaces": "team-b"}
+		}),
+		invalid: "annotation ironlb.io/allow-shared-ip-namespaces needs ironlb.io/allow-shared-ip",
+	}, {
+		name: "a namespace that cannot exist",
+		svc: svc(func(s *corev1.Service) {
+			s.Annotations = map[string]string{
+				"ironlb.io/allow-shared-ip":            "key-1",
+				"ironlb.io/allow-shared-ip-namespaces": "team-b team-c",
+			}
+		}),
+		invalid: `annotation ironlb.io/allow-shared-ip-namespaces: "team-b team-c" is not a namespace name`,
+	}, {
 		name: "spec.loadBalancerIP disagreeing with the annotation",
 		svc: svc(func(s *corev1.Service) {
 			s.Spec.LoadBalancerIP = "203.0.113.7"
 			s.Annotations = map[string]string{"ironlb.io/loadBalancerIPs": "203.0.113.8"}
 		}),
-		invalid: true,
+		invalid: "disagree",
 	}, {
 		name: "unparseable annotation",
 		svc: svc(func(s *corev1.Service) {
 			s.Annotations = map[string]string{"ironlb.io/loadBalancerIPs": "203.0.113.300"}
 		}),
-		invalid: true,
+		invalid: "is not an IP address",
 	}, {
 		name:    "unparseable spec.loadBalancerIP",
 		svc:     svc(func(s *corev1.Service) { s.Spec.LoadBalancerIP = "web.example" }),
-		invalid: true,
+		invalid: "is not an IP address",
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := RequestFor(tc.svc, map[string]string{"tier": "prod"}, nil)
-			if tc.invalid {
-				if !errors.Is(err, allocator.ErrInvalidRequest) {
-					t.Fatalf("err = %v, want an InvalidRequest", err)
+			if tc.invalid != "" {
+				if !errors.Is(err, allocator.ErrInvalidRequest) || !strings.Contains(err.Error(), tc.invalid) {
+					t.Fatalf("err = %v, want an InvalidRequest mentioning %q", err, tc.invalid)
 				}
 				return
 			}
@@ -127,6 +167,84 @@ func TestRequestFor(t *testing.T) {
 			got.Service, got.Namespace, got.Labels, got.NamespaceLabels, got.Ports = "", "", nil, nil, nil
 			if diff := cmp.Diff(tc.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 				t.Errorf("request (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The allocator names the consent annotation in its messages without
+// importing the API package; this keeps the two spellings together, and
+// shows the message a Service of another namespace gets.
+func TestCrossNamespaceConflictNamesTheAnnotation(t *testing.T) {
+	a := allocator.New()
+	lan, err := allocator.ParseRange("192.0.2.0/28")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.SetPools([]allocator.Pool{{Name: "lan", Ranges: []allocator.Range{lan}, AutoAssign: true}}); err != nil {
+		t.Fatal(err)
+	}
+	assign := func(s *corev1.Service) error {
+		t.Helper()
+		req, err := RequestFor(s, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = a.Assign(req.Request)
+		return err
+	}
+	if err := assign(svc(func(s *corev1.Service) {
+		s.Annotations = map[string]string{v1beta1.AnnotationAllowSharedIP: "k"}
+		s.Spec.LoadBalancerIP = "192.0.2.7"
+	})); err != nil {
+		t.Fatal(err)
+	}
+	err = assign(svc(func(s *corev1.Service) {
+		s.Namespace, s.Name = "team-b", "intruder"
+		s.Annotations = map[string]string{v1beta1.AnnotationAllowSharedIP: "k"}
+		s.Spec.Ports = []corev1.ServicePort{{Port: 8443, Protocol: corev1.ProtocolTCP}}
+		s.Spec.LoadBalancerIP = "192.0.2.7"
+	}))
+	if !errors.Is(err, allocator.ErrSharingConflict) {
+		t.Fatalf("err = %v, want a SharingConflict", err)
+	}
+	for _, want := range []string{v1beta1.AnnotationAllowSharedIPNamespaces, "team-b/intruder must list team-a", "must list team-b"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q does not say %q", err, want)
+		}
+	}
+}
+
+// A request refused for its IPs still carries the consent the Service
+// gave, and one refused for a malformed consent carries none: the restore
+// on start keeps what such a Service shows under exactly those terms.
+func TestRequestForConsentOnError(t *testing.T) {
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		want        []string
+	}{{
+		name: "malformed IPs, valid consent",
+		annotations: map[string]string{
+			v1beta1.AnnotationAllowSharedIP: "k", v1beta1.AnnotationAllowSharedIPNamespaces: "team-b",
+			v1beta1.AnnotationLoadBalancerIPs: "192.0.2.300",
+		},
+		want: []string{"team-b"},
+	}, {
+		name: "malformed consent",
+		annotations: map[string]string{
+			v1beta1.AnnotationAllowSharedIP: "k", v1beta1.AnnotationAllowSharedIPNamespaces: "team-b, Team_C",
+		},
+		want: nil,
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := RequestFor(svc(func(s *corev1.Service) { s.Annotations = tc.annotations }), nil, nil)
+			if !errors.Is(err, allocator.ErrInvalidRequest) {
+				t.Fatalf("err = %v, want an InvalidRequest", err)
+			}
+			if diff := cmp.Diff(tc.want, got.SharingNamespaces); diff != "" {
+				t.Errorf("SharingNamespaces (-want +got):\n%s", diff)
 			}
 		})
 	}

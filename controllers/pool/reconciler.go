@@ -98,17 +98,19 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, pool *v1beta1.IPAddres
 	return nil
 }
 
-// writeStatus writes counts and the Ready condition (override, when set,
-// replaces the one derived from the pool's validity).
+// writeStatus writes counts, the last valid spec and the Ready condition
+// (override, when set, replaces the one derived from the pool's validity).
 func (r *Reconciler) writeStatus(ctx context.Context, pool *v1beta1.IPAddressPool, override *metav1.Condition) error {
 	orig := pool.DeepCopy()
-	ready := r.readyCondition(pool.Name)
+	verdict, judged := r.IPAM.Verdict(pool.Name)
+	ready := readyCondition(verdict, judged)
 	if override != nil {
 		ready = *override
 	}
 	ready.ObservedGeneration = pool.Generation
 	meta.SetStatusCondition(&pool.Status.Conditions, ready)
 	pool.Status.ObservedGeneration = pool.Generation
+	recordValidSpec(pool, verdict, judged)
 	r.setCounts(pool)
 
 	if equality.Semantic.DeepEqual(orig.Status, pool.Status) {
@@ -123,9 +125,19 @@ func (r *Reconciler) writeStatus(ctx context.Context, pool *v1beta1.IPAddressPoo
 	return nil
 }
 
-func (r *Reconciler) readyCondition(name string) metav1.Condition {
+// recordValidSpec copies a spec just accepted into status.lastValidSpec: the
+// memory of what an invalid pool keeps must outlive this process (see
+// ipam.IPAM.EnsureRestored). Only a verdict on this very spec counts.
+func recordValidSpec(pool *v1beta1.IPAddressPool, v ipam.PoolVerdict, judged bool) {
+	if judged && v.Valid() && v.UID == pool.UID && v.Generation == pool.Generation {
+		pool.Status.LastValidSpec = pool.Spec.DeepCopy()
+	}
+}
+
+// readyCondition derives the Ready condition from the pool's verdict, v
+// (ok: there is one yet).
+func readyCondition(v ipam.PoolVerdict, ok bool) metav1.Condition {
 	c := metav1.Condition{Type: v1beta1.PoolReady}
-	v, ok := r.IPAM.Verdict(name)
 	switch {
 	case !ok:
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, "Pending", "The pool has not been validated yet"

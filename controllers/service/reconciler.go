@@ -45,6 +45,11 @@ type Reconciler struct {
 	// gives them another try.
 	waiting sync.Map // types.NamespacedName -> struct{}
 	retry   chan types.NamespacedName
+	// terms holds the sharing terms (see sharingTerms) each Service last
+	// got its addresses under. A change gives the waiting Services another
+	// try too: a holder that now consents to their namespace, frees a
+	// port or adopts their key may let them share its address.
+	terms sync.Map // types.NamespacedName -> string
 }
 
 // Reconcile brings one Service's addresses and status in line with its spec.
@@ -89,17 +94,20 @@ func (r *Reconciler) reconcileNormal(ctx context.Context, svc *corev1.Service) e
 	if err != nil && allocator.ReasonOf(err) == "" {
 		return err // the API server, not the Service, is at fault: retry
 	}
+	wake := false
 	if err != nil {
 		// A failed request keeps whatever still-valid lease it held.
 		got, _ = r.IPAM.Lookup(key.String())
 	} else {
 		r.waiting.Delete(key)
+		wake = r.termsChanged(key, &req.Request)
 	}
 	if before.Pool != got.Pool || !slices.Equal(before.IPs, got.IPs) {
 		r.touchPools(ctx, before.Pool, got.Pool)
-		if len(before.IPs) > 0 {
-			r.retryWaiting()
-		}
+		wake = wake || len(before.IPs) > 0
+	}
+	if wake {
+		r.retryWaiting()
 	}
 	return r.writeOutcome(ctx, svc, outcome{assignment: got, err: err, aliases: req.Aliases})
 }
@@ -130,6 +138,7 @@ func (r *Reconciler) reconcileNotLoadBalancer(ctx context.Context, svc *corev1.S
 // not ours.
 func (r *Reconciler) forget(ctx context.Context, key types.NamespacedName) {
 	r.waiting.Delete(key)
+	r.terms.Delete(key)
 	held, ok := r.IPAM.Lookup(key.String())
 	if !ok {
 		return
@@ -171,8 +180,34 @@ func (r *Reconciler) touchPools(ctx context.Context, pools ...string) {
 	}
 }
 
+// termsChanged records the sharing terms a Service now holds its addresses
+// under and reports whether they differ from those last recorded. Terms
+// not known yet (the first reconcile since the start) are no change: the
+// restore on start has read every Service's current terms, and waking the
+// waiting Services for each Service then would be a storm of retries.
+func (r *Reconciler) termsChanged(key types.NamespacedName, req *allocator.Request) bool {
+	now := sharingTerms(req)
+	prev, known := r.terms.Swap(key, now)
+	return known && prev.(string) != now
+}
+
+// sharingTerms sums up what decides whether other Services may share a
+// Service's addresses: its key, the namespaces it consents to, its ports
+// and, under externalTrafficPolicy Local, its pods. Without a key nobody
+// may, whatever the rest.
+func sharingTerms(req *allocator.Request) string {
+	if req.SharingKey == "" {
+		return ""
+	}
+	local := ""
+	if req.LocalSelector != nil {
+		local = *req.LocalSelector
+	}
+	return fmt.Sprintf("%q %q %v %t %q", req.SharingKey, req.SharingNamespaces, req.Ports, req.LocalSelector != nil, local)
+}
+
 // retryWaiting gives every Service that could not get an address another
-// try, now that one was released.
+// try, now that one was released or a Service's sharing terms changed.
 func (r *Reconciler) retryWaiting() {
 	r.waiting.Range(func(k, _ any) bool {
 		select {

@@ -2,8 +2,8 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,8 +18,9 @@ import (
 // ValidatePool checks pool's spec on its own and against others, the pools
 // already stored (pool itself, found among them by name, is skipped). It
 // reports entries that do not parse (bad CIDR, reversed range, range across
-// families), entries overlapping another entry of the same pool or of another
-// pool, and label selectors that do not parse.
+// families) or touch special addresses (see allocator.Range.CheckSpecial),
+// entries overlapping another entry of the same pool or of another pool, and
+// label selectors that do not parse.
 func ValidatePool(pool *v1beta1.IPAddressPool, others []v1beta1.IPAddressPool) field.ErrorList {
 	var errs field.ErrorList
 	addrPath := field.NewPath("spec", "addresses")
@@ -52,7 +53,7 @@ func ValidatePool(pool *v1beta1.IPAddressPool, others []v1beta1.IPAddressPool) f
 		p := addrPath.Index(i)
 		r, err := allocator.ParseRange(s)
 		if err != nil {
-			errs = append(errs, field.Invalid(p, s, rangeDetail(s, err)))
+			errs = append(errs, field.Invalid(p, s, rangeDetail(err)))
 			continue
 		}
 		parsed[i], ok[i] = r, true
@@ -78,10 +79,13 @@ func ValidatePool(pool *v1beta1.IPAddressPool, others []v1beta1.IPAddressPool) f
 	return errs
 }
 
-// rangeDetail is the reason ParseRange gave, without the "invalid address
-// range "<entry>": " prefix it adds: the field error already quotes the entry.
-func rangeDetail(entry string, err error) string {
-	return strings.TrimPrefix(err.Error(), fmt.Sprintf("%s %q: ", allocator.ErrInvalidRange, entry))
+// rangeDetail is the reason ParseRange gave, without the entry: the field
+// error already quotes it.
+func rangeDetail(err error) string {
+	if re, ok := errors.AsType[*allocator.RangeError](err); ok {
+		return re.Reason
+	}
+	return err.Error()
 }
 
 // overlaps reports whether a and b share an address.

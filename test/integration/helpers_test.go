@@ -235,6 +235,11 @@ func wantIPs(ips string) svcOpt { return annotated(v1beta1.AnnotationLoadBalance
 
 func sharingKey(key string) svcOpt { return annotated(v1beta1.AnnotationAllowSharedIP, key) }
 
+// sharingWith consents to share the Service's key with these namespaces.
+func sharingWith(namespaces ...string) svcOpt {
+	return annotated(v1beta1.AnnotationAllowSharedIPNamespaces, strings.Join(namespaces, ","))
+}
+
 func specLoadBalancerIP(ip string) svcOpt {
 	return func(s *corev1.Service) { s.Spec.LoadBalancerIP = ip }
 }

@@ -402,3 +402,151 @@ func TestBrokenEditOfPoolInUseKeepsAddresses(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A pool in use whose spec becomes invalid (no webhook stops the edit here)
+// keeps its Services' addresses across controller restarts and leader
+// hand-overs too, whether the edit came while the controller ran or while
+// none did, even with its last valid spec recorded nowhere, and hands out
+// nothing new until it is valid again. Another
+// pool with room is there to take the Services, should a new controller
+// not know the pool's last valid spec.
+func TestBrokenPoolInUseKeepsAddressesAcrossRestarts(t *testing.T) {
+	stop, start := restartableController(t, defaultOptions())
+	createPool(t, "it-kept", []string{"192.0.2.0/28"})
+	// Tried after it-kept (by name): only a Service that lost it-kept moves here.
+	createPool(t, "it-spare", []string{"198.51.100.0/28"})
+	ns := newNamespace(t)
+	createService(t, lbService(ns, "auto"))
+	createService(t, lbService(ns, "named", fromPool("it-kept")))
+	for _, name := range []string{"auto", "named"} {
+		if ips := ingressIPs(waitAllocated(t, ns, name)); !inPrefix(t, "192.0.2.0/28", ips...) {
+			t.Fatalf("%s got %v, want an address of it-kept", name, ips)
+		}
+	}
+	waitPoolReady(t, "it-kept", metav1.ConditionTrue, v1beta1.ReasonPoolValid)
+	before := map[string]snapshot{"auto": takeSnapshot(t, ns, "auto"), "named": takeSnapshot(t, ns, "named")}
+	kept := func() error {
+		for name, s := range before {
+			if err := unchangedSince(t, ns, name, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// restarted starts a new controller and waits until it has looked at
+	// both Services (a Service it failed to restore is moved on its first
+	// reconcile) before the caller checks that nothing changed.
+	restarted := func() {
+		t.Helper()
+		reconciled := reconcileTotal(t, "service")
+		start()
+		eventually(t, "the new controller reconciles both Services", func() error {
+			if got := reconcileTotal(t, "service") - reconciled; got < 2 {
+				return fmt.Errorf("%v Service reconciles since the start", got)
+			}
+			return nil
+		})
+	}
+
+	// Broken while the controller runs, then a restart.
+	updatePool(t, "it-kept", func(p *v1beta1.IPAddressPool) { p.Spec.Addresses = []string{"192.0.2.0/33"} })
+	waitPoolReady(t, "it-kept", metav1.ConditionFalse, v1beta1.ReasonInvalidAddress)
+	restarted()
+	consistently(t, "after a restart the Services keep their addresses", kept)
+	p := waitPoolReady(t, "it-kept", metav1.ConditionFalse, v1beta1.ReasonInvalidAddress)
+	if c := readyOf(p); !strings.Contains(c.Message, "192.0.2.0/33") || !strings.Contains(c.Message, "keep the addresses") {
+		t.Errorf("Ready message %q should name the bad entry and say addresses are kept", c.Message)
+	}
+
+	// Broken differently while no controller runs, then a new one starts.
+	stop()
+	updatePool(t, "it-kept", func(p *v1beta1.IPAddressPool) { p.Spec.Addresses = []string{"192.0.2.16-192.0.2.0"} })
+	restarted()
+	consistently(t, "after an edit while down the Services keep their addresses", kept)
+	eventually(t, "the Ready message names the new bad entry and says addresses are kept", func() error {
+		c := readyOf(getPool(t, "it-kept"))
+		if c.Reason != v1beta1.ReasonInvalidAddress || !strings.Contains(c.Message, "192.0.2.16-192.0.2.0") || !strings.Contains(c.Message, "keep the addresses") {
+			return fmt.Errorf("Ready is %s/%s: %s", c.Status, c.Reason, c.Message)
+		}
+		return nil
+	})
+	if got := getPool(t, "it-kept").Status.LastValidSpec; got == nil || !slices.Equal(got.Addresses, []string{"192.0.2.0/28"}) {
+		t.Errorf("status.lastValidSpec = %+v, want the addresses 192.0.2.0/28", got)
+	}
+
+	// With no valid spec recorded (a pool from before it was recorded), a
+	// new controller still keeps what the pool's Services show.
+	stop()
+	eventually(t, "forgetting the recorded spec", func() error {
+		p := getPool(t, "it-kept")
+		p.Status.LastValidSpec = nil
+		return k8s.Status().Update(ctx(), p)
+	})
+	restarted()
+	consistently(t, "with nothing recorded the Services keep their addresses", kept)
+
+	// The broken pool hands out nothing new.
+	createService(t, lbService(ns, "newcomer", fromPool("it-kept")))
+	waitFailed(t, ns, "newcomer", v1beta1.ReasonNoMatchingPool)
+	if err := kept(); err != nil {
+		t.Error(err)
+	}
+
+	// Fixed, it hands out addresses again, and its Services still have theirs.
+	updatePool(t, "it-kept", func(p *v1beta1.IPAddressPool) { p.Spec.Addresses = []string{"192.0.2.0/28"} })
+	waitPoolReady(t, "it-kept", metav1.ConditionTrue, v1beta1.ReasonPoolValid)
+	if ips := ingressIPs(waitAllocated(t, ns, "newcomer")); !inPrefix(t, "192.0.2.0/28", ips...) {
+		t.Errorf("newcomer got %v, want an address of it-kept", ips)
+	}
+	if err := kept(); err != nil {
+		t.Error(err)
+	}
+}
+
+// Pool entries touching addresses no Service can use pass the CRD schema;
+// the controller refuses their pools (Ready=False, InvalidAddress, the
+// message naming the entry), uses nothing of them, and every other pool
+// keeps working. Each pool's first entry is fine, so the message must name
+// the second.
+func TestSpecialAddressPoolsAreRefused(t *testing.T) {
+	startController(t, defaultOptions())
+	createPool(t, "it-plain", []string{"192.0.2.0/28"})
+	ns := newNamespace(t)
+	createService(t, lbService(ns, "before"))
+	waitAllocated(t, ns, "before")
+	before := takeSnapshot(t, ns, "before")
+
+	tests := []struct{ pool, entry, mention string }{
+		{"it-mapped", "::fffe:ffff:ffff-::1:0:0:0", "IPv4-mapped"},
+		{"it-loopback", "127.0.0.0/30", "loopback"},
+		{"it-link-local", "fe80::/64", "link-local"},
+		{"it-multicast", "224.0.0.0/28", "multicast"},
+		{"it-unspecified", "0.0.0.0/32", "unspecified"},
+		{"it-broadcast", "255.255.255.0-255.255.255.255", "broadcast"},
+	}
+	for i, tc := range tests {
+		createPool(t, tc.pool, []string{fmt.Sprintf("2001:db8:9:%x::/64", i), tc.entry})
+	}
+	for _, tc := range tests {
+		p := waitPoolReady(t, tc.pool, metav1.ConditionFalse, v1beta1.ReasonInvalidAddress)
+		want := fmt.Sprintf("spec.addresses[1]: Invalid value: %q: includes ", tc.entry)
+		if c := readyOf(p); !strings.Contains(c.Message, want) || !strings.Contains(c.Message, tc.mention) {
+			t.Errorf("pool %s: Ready message %q should contain %q and %q", tc.pool, c.Message, want, tc.mention)
+		}
+	}
+	waitPoolReady(t, "it-plain", metav1.ConditionTrue, v1beta1.ReasonPoolValid)
+
+	// The refused pools hand out nothing, not even their good entries.
+	createService(t, lbService(ns, "named", fromPool("it-mapped")))
+	waitFailed(t, ns, "named", v1beta1.ReasonNoMatchingPool)
+	createService(t, lbService(ns, "v6", families(corev1.IPFamilyPolicySingleStack, corev1.IPv6Protocol)))
+	waitFailed(t, ns, "v6", v1beta1.ReasonNoMatchingPool)
+	// The valid pool keeps working.
+	createService(t, lbService(ns, "after"))
+	if ips := ingressIPs(waitAllocated(t, ns, "after")); !inPrefix(t, "192.0.2.0/28", ips...) {
+		t.Errorf("after got %v, want an address of it-plain", ips)
+	}
+	if err := unchangedSince(t, ns, "before", before); err != nil {
+		t.Error(err)
+	}
+}

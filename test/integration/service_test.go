@@ -2,7 +2,9 @@ package integration
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -203,6 +205,112 @@ func TestSharingKey(t *testing.T) {
 			t.Errorf("%s now has %v, want %s", name, got, ip)
 		}
 	}
+}
+
+// Row ironlb.io/allow-shared-ip-namespaces: a sharing key belongs to its
+// namespace. A Service of another namespace that knows the key and the IP
+// is refused with SharingConflict and leaves the holder alone; it shares
+// only once both sides list each other's namespace, and never under
+// externalTrafficPolicy Local.
+func TestSharingAcrossNamespaces(t *testing.T) {
+	startController(t, defaultOptions())
+	createPool(t, "it-share-ns", []string{"192.0.2.0/28"})
+	owner, other := newNamespace(t), newNamespace(t)
+	createService(t, lbService(owner, "web", sharingKey("k"), ports(80)))
+	ip := ingressIPs(waitAllocated(t, owner, "web"))[0]
+	ownerBefore := takeSnapshot(t, owner, "web")
+
+	// Knowing the key and asking for the IP is not enough.
+	createService(t, lbService(other, "intruder", sharingKey("k"), ports(443), specLoadBalancerIP(ip)))
+	intruder := waitFailed(t, other, "intruder", v1beta1.ReasonSharingConflict)
+	if got := ingressIPs(intruder); len(got) != 0 {
+		t.Errorf("the refused Service shows %v", got)
+	}
+	msg := ipAllocated(intruder).Message
+	for _, want := range []string{ip, v1beta1.AnnotationAllowSharedIPNamespaces, other + "/intruder must list " + owner, "must list " + other} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("condition message %q does not say %q", msg, want)
+		}
+	}
+	waitEvent(t, other, "intruder", corev1.EventTypeWarning, v1beta1.EventAllocationFailed,
+		v1beta1.ReasonSharingConflict, ip, v1beta1.AnnotationAllowSharedIPNamespaces)
+	// Nor is the key alone: it finds a fresh address.
+	createService(t, lbService(other, "same-key", sharingKey("k"), ports(8443)))
+	if got := ingressIPs(waitAllocated(t, other, "same-key")); slices.Contains(got, ip) {
+		t.Errorf("same-key, of another namespace, joined the owner's %s", ip)
+	}
+	consistently(t, "the owner keeps its address, alone", func() error {
+		if got := ingressIPs(getService(t, other, "intruder")); len(got) != 0 {
+			return errorf("the intruder shows %v", got)
+		}
+		return unchangedSince(t, owner, "web", ownerBefore)
+	})
+
+	// Consent from its own side is not enough; once the owner consents too,
+	// the waiting Service gets the IP without being touched again.
+	updateService(t, other, "intruder", sharingWith(owner))
+	eventually(t, "the intruder told that the owner must consent", func() error {
+		c := ipAllocated(getService(t, other, "intruder"))
+		if c == nil || c.Reason != v1beta1.ReasonSharingConflict || strings.Contains(c.Message, "intruder must list") {
+			return errorf("IPAllocated is %+v", c)
+		}
+		return nil
+	})
+	updateService(t, owner, "web", sharingWith(other))
+	if got := ingressIPs(waitAllocated(t, other, "intruder")); !slices.Equal(got, []string{ip}) {
+		t.Errorf("with consent from both sides the intruder got %v, want the shared %s", got, ip)
+	}
+	if got := ingressIPs(getService(t, owner, "web")); !slices.Equal(got, []string{ip}) {
+		t.Errorf("the owner now shows %v, want %s", got, ip)
+	}
+
+	// Under Local, no consent lets two namespaces share: their pods are
+	// never the same pods.
+	createService(t, lbService(owner, "local", sharingKey("l"), localPolicy(), selecting("backend"), ports(80), sharingWith(other)))
+	localIP := ingressIPs(waitAllocated(t, owner, "local"))[0]
+	createService(t, lbService(other, "local", sharingKey("l"), localPolicy(), selecting("backend"), ports(443),
+		sharingWith(owner), wantIPs(localIP)))
+	waitFailed(t, other, "local", v1beta1.ReasonSharingConflict)
+	waitEvent(t, other, "local", corev1.EventTypeWarning, v1beta1.EventAllocationFailed,
+		v1beta1.ReasonSharingConflict, localIP, "Local")
+}
+
+// A controller started over Services sharing across namespaces without
+// consent (as an earlier IronLB let them) keeps the address of the Service
+// that had it first, keeps sharing it with a Service that has consent from
+// both sides, and refuses the other.
+func TestRestartEndsSharingWithoutConsent(t *testing.T) {
+	stop, start := restartableController(t, defaultOptions())
+	createPool(t, "it-share-restart", []string{"192.0.2.0/28"})
+	owner, friend, other := newNamespace(t), newNamespace(t), newNamespace(t)
+	createService(t, lbService(owner, "web", sharingKey("k"), ports(80), sharingWith(friend)))
+	ip := ingressIPs(waitAllocated(t, owner, "web"))[0]
+	createService(t, lbService(friend, "web", sharingKey("k"), ports(443), sharingWith(owner), wantIPs(ip)))
+	if got := ingressIPs(waitAllocated(t, friend, "web")); !slices.Equal(got, []string{ip}) {
+		t.Fatalf("the consenting Service got %v, want the shared %s", got, ip)
+	}
+	stop()
+	// Restore favours the older Service; creation times have a resolution
+	// of one second.
+	time.Sleep(1100 * time.Millisecond)
+	createService(t, lbService(other, "intruder", sharingKey("k"), ports(8443), specLoadBalancerIP(ip)))
+	writeAllocated(t, other, "intruder", ip, "it-share-restart")
+	before := map[string]snapshot{owner: takeSnapshot(t, owner, "web"), friend: takeSnapshot(t, friend, "web")}
+
+	start()
+	intruder := waitFailed(t, other, "intruder", v1beta1.ReasonSharingConflict)
+	if got := ingressIPs(intruder); len(got) != 0 {
+		t.Errorf("the intruder still shows %v", got)
+	}
+	waitEvent(t, other, "intruder", corev1.EventTypeNormal, v1beta1.EventIPReleased, ip)
+	consistently(t, "the consenting Services keep sharing", func() error {
+		for ns, s := range before {
+			if err := unchangedSince(t, ns, "web", s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Rows spec.ipFamilies / spec.ipFamilyPolicy.
