@@ -12,6 +12,16 @@ import (
 	"github.com/ironlb/ironlb/speaker/announce"
 )
 
+// Reasons of the Events a speaker records on its own Node.
+const (
+	// EventSpeakerIsolated: the speaker reaches none of the speakers it
+	// expects (wrong key, blocked port) and announces nothing.
+	EventSpeakerIsolated = "SpeakerIsolated"
+	// EventSpeakerJoined: an isolated speaker reached the others, or no
+	// other is expected any more, and announces again.
+	EventSpeakerJoined = "SpeakerJoined"
+)
+
 // eventTracker remembers, per Service and address, who announced it last, so
 // that an event is emitted when that changes and never on a recomputation
 // that changes nothing. Each speaker tracks every Service but emits only the

@@ -7,10 +7,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/api/v1beta1/validation"
 	"github.com/ironlb/ironlb/controllers/allocator"
 	"github.com/ironlb/ironlb/speaker/announce"
 )
@@ -118,19 +121,29 @@ func readyEndpointNodes(eps []discoveryv1.EndpointSlice) map[string][]string {
 	return out
 }
 
-// poolFrom parses a pool's addresses. Entries that do not parse are left
-// out: the controller marks such a pool not Ready and admission rejects
-// them, so they hold no assigned address.
+// poolFrom parses a pool's addresses and readiness. Entries that do not
+// parse are left out: the controller marks such a pool not Ready and
+// admission rejects them, so they hold no assigned address.
 func poolFrom(p *v1beta1.IPAddressPool) announce.Pool {
-	out := announce.Pool{Name: p.Name, Labels: p.Labels}
+	out := announce.Pool{Name: p.Name, Labels: p.Labels, NotReady: !poolReady(p)}
 	for _, a := range p.Spec.Addresses {
 		r, err := allocator.ParseRange(a)
 		if err != nil {
 			continue
 		}
-		out.Ranges = append(out.Ranges, announce.Range{First: r.First, Last: r.Last})
+		out.Ranges = append(out.Ranges, announce.Range{First: r.First, Last: r.Last, Entry: a})
 	}
 	return out
+}
+
+// poolReady reports whether the controller lets the pool hold addresses:
+// its Ready condition is True, or it is False only because deletion waits
+// for the Services still using it (they keep their addresses until moved).
+// A pool that is invalid, overlaps an older one or was not validated yet
+// hands out nothing and must not claim addresses (announce.Pool.NotReady).
+func poolReady(p *v1beta1.IPAddressPool) bool {
+	c := meta.FindStatusCondition(p.Status.Conditions, v1beta1.PoolReady)
+	return c != nil && (c.Status == metav1.ConditionTrue || c.Reason == v1beta1.ReasonPoolDeleting)
 }
 
 // selectors parses label selectors. A selector that does not parse matches
@@ -172,15 +185,27 @@ func l2From(a *v1beta1.L2Advertisement) parsedL2 {
 	}
 }
 
+// parsedBGP is a BGPAdvertisement converted, with what is wrong with it.
 type parsedBGP struct {
 	adv announce.BGPAdvertisement
-	err error
+	err error // a label selector that does not parse; the rest applies
+	// badCommunities are the communities the speaker cannot announce, by
+	// the rule admission applies too. An advertisement with any is left out
+	// of the decision: announcing its routes without some of the
+	// communities asked for (no-export-like tags) could leak them, and
+	// merging it with another advertisement's route would make GoBGP refuse
+	// that route as well.
+	badCommunities field.ErrorList
 }
+
+// usable reports whether the advertisement takes part in the decision.
+func (p parsedBGP) usable() bool { return len(p.badCommunities) == 0 }
 
 func bgpFrom(a *v1beta1.BGPAdvertisement) parsedBGP {
 	poolSels, err1 := selectors(a.Spec.IPAddressPoolSelectors)
 	nodeSels, err2 := selectors(a.Spec.NodeSelectors)
 	return parsedBGP{
+		badCommunities: validation.ValidateCommunities(field.NewPath("spec", "communities"), a.Spec.Communities),
 		adv: announce.BGPAdvertisement{
 			Name:                a.Name,
 			Pools:               announce.PoolSelector{Names: a.Spec.IPAddressPools, Selectors: poolSels},

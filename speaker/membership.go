@@ -2,11 +2,20 @@ package speaker
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ironlb/ironlb/speaker/announce"
+	"github.com/ironlb/ironlb/speaker/member"
 )
 
 // rejoinInterval is how often speakers on Nodes that are not live are
@@ -22,8 +31,8 @@ func (s *Speaker) runMembership(ctx context.Context) error {
 	// First meet the others (this lists Nodes, waiting for the cache), so
 	// the first decision is not made by a speaker that believes it is alone
 	// and would claim every address.
-	n := s.members.Join(ctx, s.peerAddrs(ctx, false))
-	s.log.Info("Joined speakers", "answered", n, "live", len(s.members.Live()))
+	res := s.join(ctx, s.peers(ctx, false))
+	s.log.Info("Joined speakers", "answered", res.Count(member.Joined), "live", len(s.members.Live()))
 	s.joined.Store(true)
 	s.recompute()
 
@@ -51,17 +60,23 @@ func (s *Speaker) rejoinLoop(ctx context.Context) {
 		case <-t.C:
 		case <-s.joinKick:
 		}
-		if addrs := s.peerAddrs(ctx, true); len(addrs) > 0 {
-			if n := s.members.Join(ctx, addrs); n > 0 {
+		if peers := s.peers(ctx, true); len(peers) > 0 {
+			if n := s.join(ctx, peers).Count(member.Joined); n > 0 {
 				s.log.V(1).Info("Rejoined speakers", "answered", n)
 			}
 		}
 	}
 }
 
-// peerAddrs lists the memberlist addresses of the other Nodes (InternalIP
-// and the memberlist port), only those not live when onlyMissing is set.
-func (s *Speaker) peerAddrs(ctx context.Context, onlyMissing bool) []netip.AddrPort {
+// peer is another Node's speaker: its name and memberlist address.
+type peer struct {
+	node string
+	addr netip.AddrPort
+}
+
+// peers lists the other Nodes' speakers (InternalIP and the memberlist
+// port), only those not live when onlyMissing is set.
+func (s *Speaker) peers(ctx context.Context, onlyMissing bool) []peer {
 	var nodes corev1.NodeList
 	if err := s.reader.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
@@ -70,15 +85,229 @@ func (s *Speaker) peerAddrs(ctx context.Context, onlyMissing bool) []netip.AddrP
 	if onlyMissing {
 		live = s.members.Live()
 	}
-	var out []netip.AddrPort
+	var out []peer
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
 		if n.Name == s.cfg.NodeName || live[n.Name] {
 			continue
 		}
 		if ip, ok := internalIP(n); ok {
-			out = append(out, netip.AddrPortFrom(ip, uint16(s.cfg.MemberlistPort)))
+			out = append(out, peer{node: n.Name, addr: netip.AddrPortFrom(ip, uint16(s.cfg.MemberlistPort))})
 		}
 	}
 	return out
+}
+
+// join joins peers and records how each answered: the evidence the
+// isolation check weighs. A change of evidence recomputes the decision.
+func (s *Speaker) join(ctx context.Context, peers []peer) member.JoinResult {
+	addrs := make([]netip.AddrPort, len(peers))
+	for i, p := range peers {
+		addrs[i] = p.addr
+	}
+	res := s.members.Join(ctx, addrs)
+	if s.reach.record(peers, res) {
+		s.recompute()
+	}
+	return res
+}
+
+// reachability remembers how each other node's speaker answered the last
+// join. It is written by the join loops and read by Reconcile.
+type reachability struct {
+	mu     sync.Mutex
+	byNode map[string]member.Outcome
+}
+
+// record stores the outcomes of peers and reports whether any changed.
+func (r *reachability) record(peers []peer, res member.JoinResult) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byNode == nil {
+		r.byNode = map[string]member.Outcome{}
+	}
+	changed := false
+	for _, p := range peers {
+		o, ok := res[p.addr]
+		if ok && r.byNode[p.node] != o {
+			r.byNode[p.node] = o
+			changed = true
+		}
+	}
+	return changed
+}
+
+func (r *reachability) snapshot() map[string]member.Outcome {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.byNode)
+}
+
+// gossipView is what a speaker knows of the speakers it should reach.
+type gossipView struct {
+	// Expected are the other nodes whose speaker should answer, sorted:
+	// eligible by their Node (Ready, network available, not excluded from
+	// load balancers), with an InternalIP to dial, and not known to run no
+	// speaker. A node whose memberlist port refused the last join runs
+	// none (the DaemonSet does not cover it, or its speaker is not up yet):
+	// it cannot answer ARP beside this one, so it is not waited for.
+	Expected []string
+	// Missing are the expected nodes that are not live, sorted, with how
+	// each answered its last join (absent: not tried yet).
+	Missing []string
+	Outcome map[string]member.Outcome
+	// OtherLive counts the live members besides this one.
+	OtherLive int
+	// Isolated: other speakers are expected, none is live, and this one
+	// has not met any since it started. It must then claim nothing: it
+	// cannot tell which addresses the others hold, and answering for all
+	// of them would answer beside their real owners.
+	Isolated bool
+}
+
+// assessGossip judges whether self is isolated. settled is set once the
+// speaker was not isolated: it met another speaker, or none was expected
+// and it announced alone. From then on, losing every other speaker is a
+// failure or a partition, where each side keeps announcing among its own
+// live speakers (README "Network partitions"); only a speaker that never
+// reached anyone since it started is held back. That is the speaker with a
+// wrong or rotated key, or a blocked port, and it must not take addresses
+// from the speakers that have been serving them.
+func assessGossip(self string, nodes []corev1.Node, live map[string]bool, reach map[string]member.Outcome, settled bool) gossipView {
+	v := gossipView{Outcome: map[string]member.Outcome{}}
+	for n := range live {
+		if n != self {
+			v.OtherLive++
+		}
+	}
+	for i := range nodes {
+		n := &nodes[i]
+		if n.Name == self || !expectedSpeaker(n, live, reach) {
+			continue
+		}
+		v.Expected = append(v.Expected, n.Name)
+		if !live[n.Name] {
+			v.Missing = append(v.Missing, n.Name)
+			if o, ok := reach[n.Name]; ok {
+				v.Outcome[n.Name] = o
+			}
+		}
+	}
+	slices.Sort(v.Expected)
+	slices.Sort(v.Missing)
+	v.Isolated = !settled && v.OtherLive == 0 && len(v.Expected) > 0
+	return v
+}
+
+// expectedSpeaker reports whether n's speaker should answer this one.
+func expectedSpeaker(n *corev1.Node, live map[string]bool, reach map[string]member.Outcome) bool {
+	all := map[string]bool{n.Name: true}
+	if !announce.Eligible(nodeFrom(n), all) {
+		return false
+	}
+	if live[n.Name] {
+		return true
+	}
+	if _, ok := internalIP(n); !ok {
+		return false // no address to dial it at, nor for it to gossip on
+	}
+	return reach[n.Name] != member.Refused
+}
+
+// members counts the speakers this one expects alive, itself and every live
+// one included, so that live < expected exactly when an expected speaker is
+// missing (ironlb_speaker_expected_members).
+func (v gossipView) members(self string, live map[string]bool) int {
+	set := maps.Clone(live)
+	set[self] = true
+	for _, n := range v.Expected {
+		set[n] = true
+	}
+	return len(set)
+}
+
+// maxNamed bounds the node names a message lists (an Event's note is at
+// most 1 kB).
+const maxNamed = 5
+
+// problem says why the speaker is isolated and what to check, by the way
+// the missing speakers answered.
+func (v gossipView) problem(port int) string {
+	var rejected, silent []string
+	for _, n := range v.Missing {
+		if v.Outcome[n] == member.Rejected {
+			rejected = append(rejected, n)
+		} else {
+			silent = append(silent, n)
+		}
+	}
+	var why []string
+	if len(rejected) > 0 {
+		why = append(why, fmt.Sprintf("%s %s on port %d but not with this speaker's key: every speaker needs the same IRONLB_MEMBERLIST_KEY "+
+			"(while rotating, the other key in IRONLB_MEMBERLIST_OLD_KEYS)", nameList(rejected), verb(rejected, "answers", "answer"), port))
+	}
+	if len(silent) > 0 {
+		why = append(why, fmt.Sprintf("%s %s not answer on port %d: TCP and UDP %d must be open between the nodes, "+
+			"and every speaker needs the same IRONLB_MEMBERLIST_KEY", nameList(silent), verb(silent, "does", "do"), port, port))
+	}
+	return fmt.Sprintf("cannot reach any of the %d other speakers, so announcing nothing: %s",
+		len(v.Expected), strings.Join(why, "; "))
+}
+
+func nameList(names []string) string {
+	if len(names) <= maxNamed {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxNamed], ", "), len(names)-maxNamed)
+}
+
+func verb(names []string, one, many string) string {
+	if len(names) == 1 {
+		return one
+	}
+	return many
+}
+
+// checkIsolation assesses this speaker's gossip for Reconcile: it exports
+// the gauges, keeps readiness, logs and reports on the Node when isolation
+// starts, changes or ends, and returns whether the speaker must claim
+// nothing.
+func (s *Speaker) checkIsolation(st *clusterState, live map[string]bool) bool {
+	v := assessGossip(s.cfg.NodeName, st.nodes, live, s.reach.snapshot(), s.settled)
+	s.metrics.expected.Set(float64(v.members(s.cfg.NodeName, live)))
+	msg := ""
+	if v.Isolated {
+		s.metrics.isolated.Set(1)
+		msg = v.problem(s.cfg.MemberlistPort)
+		s.isolation.Store(&msg)
+	} else {
+		s.metrics.isolated.Set(0)
+		s.settled = true
+		s.isolation.Store(nil)
+	}
+	if msg != s.lastIsolation {
+		s.reportIsolation(st, msg, v)
+		s.lastIsolation = msg
+	}
+	return v.Isolated
+}
+
+// reportIsolation logs and records an Event on this speaker's Node when
+// isolation starts or changes (msg set) or ends (msg empty).
+func (s *Speaker) reportIsolation(st *clusterState, msg string, v gossipView) {
+	if msg != "" {
+		s.log.Error(errors.New(msg), "Isolated from the other speakers", "expected", v.Expected)
+		if st.self != nil {
+			s.recorder.Eventf(st.self, nil, corev1.EventTypeWarning, EventSpeakerIsolated, "Gossip", "%s", msg)
+		}
+		return
+	}
+	note := fmt.Sprintf("Reached %d other speakers: announcing again", v.OtherLive)
+	if v.OtherLive == 0 {
+		note = "No other speaker is expected any more: announcing alone"
+	}
+	s.log.Info(note, "live", v.OtherLive+1)
+	if st.self != nil {
+		s.recorder.Eventf(st.self, nil, corev1.EventTypeNormal, EventSpeakerJoined, "Gossip", "%s", note)
+	}
 }

@@ -17,6 +17,8 @@ const (
 type metrics struct {
 	announced *prometheus.GaugeVec
 	members   prometheus.Gauge
+	expected  prometheus.Gauge
+	isolated  prometheus.Gauge
 	set       map[[3]string]bool // label sets currently exported
 }
 
@@ -30,9 +32,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ironlb_speaker_live_members",
 			Help: "Speakers this node sees alive, itself included.",
 		}),
+		// Compared with ironlb_speaker_live_members by the chart's alert:
+		// fewer live than expected means a speaker this one should reach
+		// does not gossip with it (key, firewall, partition).
+		expected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ironlb_speaker_expected_members",
+			Help: "Speakers this node expects alive, itself and every live one included: those of Ready Nodes " +
+				"not excluded from load balancers, unless their memberlist port refuses connections (no speaker there).",
+		}),
+		isolated: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ironlb_speaker_isolated",
+			Help: "1 while this speaker reaches none of the speakers it expects and so announces nothing.",
+		}),
 		set: map[[3]string]bool{},
 	}
-	for _, c := range []prometheus.Collector{m.announced, m.members} {
+	for _, c := range []prometheus.Collector{m.announced, m.members, m.expected, m.isolated} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("speaker: register metrics: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,6 +32,9 @@ type Options struct {
 	MemberlistBindAddress netip.Addr
 	// MemberlistKey is the shared gossip secret (IRONLB_MEMBERLIST_KEY).
 	MemberlistKey string
+	// MemberlistOldKeys are secrets still accepted, never sent with
+	// (IRONLB_MEMBERLIST_OLD_KEYS): they let the key be rotated.
+	MemberlistOldKeys []string
 	// InsecureMemberlist allows gossip without a key.
 	InsecureMemberlist bool
 	// GratuitousCount and ReannounceInterval are passed to layer2.Options.
@@ -38,6 +42,9 @@ type Options struct {
 	ReannounceInterval time.Duration
 	// BGPListenPort is the port GoBGP accepts sessions on; -1 = do not listen.
 	BGPListenPort int32
+	// BGPListenAddresses are the addresses BGPListenPort is bound on;
+	// empty = the Node's InternalIPs, never every address of the host.
+	BGPListenAddresses []netip.Addr
 	// MetricsBindAddress and HealthProbeBindAddress: "0" disables.
 	MetricsBindAddress     string
 	HealthProbeBindAddress string
@@ -57,6 +64,8 @@ func (o Options) Validate() error {
 		return errors.New("--node-name (or NODE_NAME) is required")
 	case o.MemberlistKey == "" && !o.InsecureMemberlist:
 		return errors.New("IRONLB_MEMBERLIST_KEY is empty: set it to the shared key (any string), or pass --insecure-memberlist to gossip unauthenticated")
+	case o.MemberlistKey == "" && len(o.MemberlistOldKeys) > 0:
+		return errors.New("IRONLB_MEMBERLIST_OLD_KEYS is set but IRONLB_MEMBERLIST_KEY is empty: the key to send with is required")
 	case o.MemberlistPort < 1 || o.MemberlistPort > 65535:
 		return fmt.Errorf("--memberlist-port %d is not a port", o.MemberlistPort)
 	case o.Class.Class == "":
@@ -112,7 +121,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 
 	members, err := member.New(member.Options{
 		Name: opts.NodeName, BindAddr: bind, Port: opts.MemberlistPort,
-		Key: opts.MemberlistKey, Insecure: opts.InsecureMemberlist,
+		Key: opts.MemberlistKey, OldKeys: opts.MemberlistOldKeys, Insecure: opts.InsecureMemberlist,
 		Logger: log.WithName("memberlist"),
 	})
 	if err != nil {
@@ -131,9 +140,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	// routes need the node's IPv6 address: over an IPv4 session GoBGP would
 	// otherwise send an IPv4-mapped next hop that routers cannot install.
 	nextHopV6, _ := firstIPv6(&node)
+	listen, err := bgpListenAddresses(opts, &node)
+	if err != nil {
+		return err
+	}
 	bgpSpeaker, err := bgp.New(bgp.Options{
 		Logger: log.WithName("bgp"), Registerer: crmetrics.Registry,
-		RouterID: routerID(&node), ListenPort: opts.BGPListenPort,
+		RouterID: routerID(&node), ListenPort: opts.BGPListenPort, ListenAddresses: listen,
 		NextHopV6: nextHopV6,
 	})
 	if err != nil {
@@ -198,6 +211,29 @@ func wait(done <-chan error, timeout time.Duration) {
 	case <-done:
 	case <-time.After(timeout):
 	}
+}
+
+// bgpListenAddresses are the addresses GoBGP accepts sessions on: the ones
+// asked for, else every InternalIP of the Node (both families). The speaker
+// shares the host's network, and GoBGP's default, every address, would take
+// BGP connections on pod bridges and any other network of the host too.
+func bgpListenAddresses(opts Options, n *corev1.Node) ([]netip.Addr, error) {
+	if opts.BGPListenPort < 0 || len(opts.BGPListenAddresses) > 0 {
+		return opts.BGPListenAddresses, nil
+	}
+	var out []netip.Addr
+	for _, a := range n.Status.Addresses {
+		if a.Type != corev1.NodeInternalIP {
+			continue
+		}
+		if ip, err := netip.ParseAddr(a.Address); err == nil && !slices.Contains(out, ip.Unmap()) {
+			out = append(out, ip.Unmap())
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("node %s has no InternalIP to accept BGP sessions on: set --bgp-listen-address", n.Name)
+	}
+	return out, nil
 }
 
 // routerID is the node's first IPv4 InternalIP. An IPv6-only node has none,

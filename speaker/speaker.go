@@ -34,6 +34,7 @@ import (
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/speaker/announce"
 	"github.com/ironlb/ironlb/speaker/bgp"
+	"github.com/ironlb/ironlb/speaker/member"
 )
 
 // L2Announcer answers ARP/NDP for the addresses it is given
@@ -53,7 +54,7 @@ type BGPSpeaker interface {
 type Membership interface {
 	Live() map[string]bool
 	Changes() <-chan struct{}
-	Join(ctx context.Context, addrs []netip.AddrPort) int
+	Join(ctx context.Context, addrs []netip.AddrPort) member.JoinResult
 }
 
 // Config is what the wiring needs besides its collaborators.
@@ -68,7 +69,7 @@ type Config struct {
 	// SecretNamespace is the only namespace BGP password Secrets are read
 	// from; "" reads any namespace (and needs cluster-wide Secret access).
 	SecretNamespace string
-	// Registerer gets ironlb_announced and ironlb_speaker_live_members.
+	// Registerer gets ironlb_announced and the ironlb_speaker_* gauges.
 	Registerer prometheus.Registerer
 }
 
@@ -88,13 +89,19 @@ type Speaker struct {
 	trigger    chan event.TypedGenericEvent[string]
 	joinKick   chan struct{}
 	statusKick chan struct{}
-	joined     atomic.Bool // first join attempt done: the live set is meaningful
-	applied    atomic.Bool // something was applied once: ready
+	joined     atomic.Bool            // first join attempt done: the live set is meaningful
+	applied    atomic.Bool            // something was applied once: ready
+	isolation  atomic.Pointer[string] // why the speaker is isolated; nil when it is not
+	reach      reachability           // how other speakers answered their last join
 
 	// Owned by Reconcile (MaxConcurrentReconciles is 1).
-	events    *eventTracker
-	lastNodes string
-	nextRun   time.Time // no full recompute before this (see Reconcile)
+	events        *eventTracker
+	lastNodes     string
+	nextRun       time.Time          // no full recompute before this (see Reconcile)
+	lastRefusals  map[string]refusal // BGPAdvertisements refused, as last logged
+	lastRouteErr  string             // routes GoBGP refused, as last logged
+	settled       bool               // not isolated once: see assessGossip
+	lastIsolation string             // isolation message, as last reported
 
 	mu           sync.Mutex
 	peerProblems map[string]string // BGPPeer name -> why it is not configured
@@ -127,8 +134,12 @@ func New(cfg Config, l2 L2Announcer, bgpSpeaker BGPSpeaker, members Membership) 
 }
 
 // Ready reports whether the speaker has joined the others and applied its
-// first decision; it is the manager's readyz check.
+// first decision, and is not isolated from them; it is the manager's readyz
+// check.
 func (s *Speaker) Ready(*http.Request) error {
+	if msg := s.isolation.Load(); msg != nil {
+		return errors.New(*msg)
+	}
 	if !s.applied.Load() {
 		return errors.New("no announcement applied yet")
 	}
@@ -171,6 +182,10 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 	}
 	live := s.members.Live()
 	s.metrics.members.Set(float64(len(live)))
+	s.kickJoinOnNewNodes(st.nodes)
+	if s.checkIsolation(st, live) {
+		return reconcile.Result{}, retryable(s.claimNothing(ctx, st))
+	}
 	st.input.Live = live
 	res := announce.Compute(st.input)
 
@@ -178,14 +193,34 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 	bgpErr := s.applyBGP(ctx, st, res)
 	s.metrics.setAnnounced(res, s.cfg.NodeName)
 	s.emitEvents(st, res, live)
-	statusErr := s.writeAdvertisementStatus(ctx, st, live)
+	refusals := bgpRefusals(st, res)
+	s.logRefusals(refusals)
+	statusErr := s.writeAdvertisementStatus(ctx, st, refusals, live)
 	s.applied.Store(true)
 	s.kickStatus()
-	if fp := nodesFingerprint(st.nodes); fp != s.lastNodes {
-		s.lastNodes = fp
-		s.kickJoin() // a Node appeared or changed address: meet its speaker now
-	}
 	return reconcile.Result{}, errors.Join(retryable(bgpErr), statusErr)
+}
+
+// kickJoinOnNewNodes meets the speaker of a Node that appeared or changed
+// address at once rather than at the next rejoin round.
+func (s *Speaker) kickJoinOnNewNodes(nodes []corev1.Node) {
+	if fp := nodesFingerprint(nodes); fp != s.lastNodes {
+		s.lastNodes = fp
+		s.kickJoin()
+	}
+}
+
+// claimNothing withdraws every announcement of an isolated speaker. Its BGP
+// peers stay configured (their session status is still written), so routes
+// return as soon as it meets the others. No Service event and no shared
+// status is written: its view of the cluster is not the others'.
+func (s *Speaker) claimNothing(ctx context.Context, st *clusterState) error {
+	var none announce.Result
+	s.l2.SetOwned(map[netip.Addr][]string{})
+	err := s.applyBGP(ctx, st, none)
+	s.metrics.setAnnounced(none, s.cfg.NodeName)
+	s.kickStatus()
+	return err
 }
 
 // clusterState is one consistent read of the cache.
@@ -260,7 +295,9 @@ func (s *Speaker) readState(ctx context.Context) (*clusterState, error) {
 	for i := range bgps.Items {
 		p := bgpFrom(&bgps.Items[i])
 		st.bgp = append(st.bgp, bgpStatus{obj: &bgps.Items[i], parsed: p})
-		st.input.BGPAdvertisements = append(st.input.BGPAdvertisements, p.adv)
+		if p.usable() {
+			st.input.BGPAdvertisements = append(st.input.BGPAdvertisements, p.adv)
+		}
 	}
 	return st, nil
 }
@@ -283,7 +320,23 @@ func (s *Speaker) applyBGP(ctx context.Context, st *clusterState, res announce.R
 			LocalPref:        r.LocalPref,
 		}
 	}
-	return errors.Join(peerErr, s.bgp.SetRoutes(ctx, out))
+	routeErr := s.bgp.SetRoutes(ctx, out)
+	s.logRefusedRoutes(routeErr)
+	return errors.Join(peerErr, routeErr)
+}
+
+// logRefusedRoutes logs the routes GoBGP refused, once per change: the
+// advertisements' own faults were caught before (see bgpRefusals), so what
+// is left here would otherwise vanish without a trace (retryable drops it).
+func (s *Speaker) logRefusedRoutes(err error) {
+	msg := ""
+	if errors.Is(err, bgp.ErrInvalidRoute) {
+		msg = err.Error()
+	}
+	if msg != "" && msg != s.lastRouteErr {
+		s.log.Error(err, "BGP routes refused; they are not announced")
+	}
+	s.lastRouteErr = msg
 }
 
 // retryable drops errors a retry would not fix from err: an invalid peer or

@@ -341,3 +341,86 @@ func metaCondition(conds []metav1.Condition, typ string) *metav1.Condition {
 	}
 	return nil
 }
+
+// An advertisement the speaker refuses says so in its status instead of
+// silently announcing nothing: an aggregation reaching outside a pool entry
+// (it would announce 0.0.0.0/0) and a large community with IronLB's
+// reserved global administrator. The advertisement next to them is Ready.
+func TestRefusedAdvertisementsShowInStatus(t *testing.T) {
+	c := newClient(t, sharedK)
+	port := freePort(t, "127.0.0.1")
+	readyNode(t, c, "node-a", "127.0.0.1", nil)
+	bgpAdv := func(name string, spec v1beta1.BGPAdvertisementSpec) *v1beta1.BGPAdvertisement {
+		spec.IPAddressPools = []string{"lan"}
+		return &v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
+	}
+	create(t, c, pool("lan", "192.0.2.0/28", "2001:db8:1::/64"),
+		bgpAdv("agg-zero", v1beta1.BGPAdvertisementSpec{AggregationLength: ptr.To[int32](0)}),
+		bgpAdv("agg-v6", v1beta1.BGPAdvertisementSpec{AggregationLengthV6: ptr.To[int32](48)}),
+		bgpAdv("reserved", v1beta1.BGPAdvertisementSpec{Communities: []string{"64512:1", "large:4294967295:1:2"}}),
+		bgpAdv("fine", v1beta1.BGPAdvertisementSpec{AggregationLength: ptr.To[int32](28)}))
+	startSpeaker(t, sharedK, speakerOpts{node: "node-a", addr: "127.0.0.1", port: port})
+	web := lbService(t, c, "web", nil, false, "192.0.2.10")
+	web.Annotations = map[string]string{v1beta1.AnnotationAllocatedFromPool: "lan"}
+	if err := c.Update(context.Background(), web); err != nil {
+		t.Fatal(err)
+	}
+
+	wantReady := func(name string, status metav1.ConditionStatus, reason, message string) {
+		t.Helper()
+		eventually(t, "status of BGPAdvertisement "+name, func() error {
+			var a v1beta1.BGPAdvertisement
+			if err := c.Get(context.Background(), types.NamespacedName{Name: name}, &a); err != nil {
+				return err
+			}
+			ready := metaCondition(a.Status.Conditions, "Ready")
+			if ready == nil || ready.Status != status || ready.Reason != reason || !strings.Contains(ready.Message, message) {
+				return fmt.Errorf("Ready condition %+v", ready)
+			}
+			return nil
+		})
+	}
+	wantReady("agg-zero", metav1.ConditionFalse, "InvalidAggregation",
+		`aggregationLength 0 would announce 0.0.0.0/0 for entry "192.0.2.0/28" of IPAddressPool "lan", covering addresses outside it; the shortest length that stays inside the entry is 28`)
+	wantReady("agg-v6", metav1.ConditionFalse, "InvalidAggregation",
+		`aggregationLengthV6 48 would announce 2001:db8:1::/48 for entry "2001:db8:1::/64" of IPAddressPool "lan"`)
+	wantReady("reserved", metav1.ConditionFalse, "InvalidCommunity",
+		`spec.communities[1]: Invalid value: "large:4294967295:1:2": global administrator 4294967295 is reserved`)
+	wantReady("fine", metav1.ConditionTrue, "Matched", "1 pools matched")
+}
+
+// A pool that is not Ready takes no address from a valid one: with an
+// overlapping, invalid pool whose name sorts first, the valid pool's
+// advertisement still announces the Service. A pool the controller has not
+// validated yet announces once it is marked Ready, from that status update
+// alone.
+func TestInvalidPoolTakesNoAddress(t *testing.T) {
+	c := newClient(t, sharedK)
+	port := freePort(t, "127.0.0.1")
+	readyNode(t, c, "node-a", "127.0.0.1", nil)
+	l2For := func(name string) *v1beta1.L2Advertisement {
+		a := l2adv(name)
+		a.Spec.IPAddressPools = []string{name}
+		return a
+	}
+	edge := pool("edge", "192.0.2.0/28")
+	create(t, c, pool("lan", "192.0.2.0/24"), edge, l2For("lan"), l2For("late"))
+	setPoolReady(t, c, edge, metav1.ConditionFalse, v1beta1.ReasonOverlap)
+	sp := startSpeaker(t, sharedK, speakerOpts{node: "node-a", addr: "127.0.0.1", port: port})
+
+	lbService(t, c, "web", nil, false, "192.0.2.10")
+	waitOwned(t, sp.l2, addrs("192.0.2.10"))
+
+	late := pool("late", "198.51.100.0/28")
+	if err := c.Create(context.Background(), late); err != nil { // no status yet
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Delete(context.Background(), late) })
+	lbService(t, c, "api", nil, false, "198.51.100.5")
+	// A decision made after api was seen, without announcing it: then only
+	// the pool's status update can bring it in.
+	lbService(t, c, "marker", nil, false, "192.0.2.11")
+	waitOwned(t, sp.l2, addrs("192.0.2.10", "192.0.2.11"))
+	setPoolReady(t, c, late, metav1.ConditionTrue, v1beta1.ReasonPoolValid)
+	waitOwned(t, sp.l2, addrs("192.0.2.10", "192.0.2.11", "198.51.100.5"))
+}

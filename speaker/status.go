@@ -29,6 +29,13 @@ const (
 	ReasonUnknownPool     = "UnknownPool"
 	ReasonUnknownPeer     = "UnknownPeer"
 	ReasonInvalidSelector = "InvalidSelector"
+	// ReasonInvalidCommunity: a community the speaker cannot announce (out
+	// of range, or IronLB's reserved global administrator); the
+	// advertisement announces nothing.
+	ReasonInvalidCommunity = "InvalidCommunity"
+	// ReasonInvalidAggregation: an aggregation length that would announce
+	// addresses outside a pool entry; the advertisement announces nothing.
+	ReasonInvalidAggregation = "InvalidAggregation"
 )
 
 // advStatus is what an advertisement's status should say.
@@ -37,10 +44,57 @@ type advStatus struct {
 	ready   metav1.Condition
 }
 
+// refusal is why the speaker announces nothing for an advertisement.
+type refusal struct {
+	reason, message string
+}
+
+// bgpRefusals lists, by name, the BGPAdvertisements this decision left out,
+// with the reason their status and the logs give.
+func bgpRefusals(st *clusterState, res announce.Result) map[string]refusal {
+	out := map[string]refusal{}
+	for _, a := range st.bgp {
+		var reason string
+		var msgs []string
+		if !a.parsed.usable() {
+			reason = ReasonInvalidCommunity
+			for _, e := range a.parsed.badCommunities {
+				msgs = append(msgs, e.Error())
+			}
+		} else if errs := res.RefusedAggregation[a.obj.Name]; len(errs) > 0 {
+			reason = ReasonInvalidAggregation
+			for _, e := range errs {
+				msgs = append(msgs, e.Error())
+			}
+		} else {
+			continue
+		}
+		out[a.obj.Name] = refusal{reason: reason,
+			message: strings.Join(msgs, "; ") + "; none of this advertisement's routes are announced until it is fixed"}
+	}
+	return out
+}
+
+// logRefusals logs the advertisements refused or accepted again since the
+// last decision (every decision would repeat them).
+func (s *Speaker) logRefusals(now map[string]refusal) {
+	for name, r := range now {
+		if s.lastRefusals[name] != r {
+			s.log.Error(errors.New(r.message), "Refusing BGPAdvertisement", "advertisement", name, "reason", r.reason)
+		}
+	}
+	for name := range s.lastRefusals {
+		if _, still := now[name]; !still {
+			s.log.Info("BGPAdvertisement accepted again", "advertisement", name)
+		}
+	}
+	s.lastRefusals = now
+}
+
 // writeAdvertisementStatus writes status.matchedPools and the Ready
 // condition of every advertisement that needs it. Only the lowest live
 // speaker writes, so N speakers do not race to write the same thing.
-func (s *Speaker) writeAdvertisementStatus(ctx context.Context, st *clusterState, live map[string]bool) error {
+func (s *Speaker) writeAdvertisementStatus(ctx context.Context, st *clusterState, refusals map[string]refusal, live map[string]bool) error {
 	if lowestLive(live) != s.cfg.NodeName {
 		return nil
 	}
@@ -50,13 +104,17 @@ func (s *Speaker) writeAdvertisementStatus(ctx context.Context, st *clusterState
 	}
 	var errs []error
 	for _, a := range st.l2 {
-		want := advertisementStatus(a.obj.Generation, a.parsed.adv.Pools, st, a.parsed.err, nil, nil)
+		want := advertisementStatus(a.obj.Generation, a.parsed.adv.Pools, st, a.parsed.err, nil, nil, nil)
 		if !sameAdvStatus(a.obj.Status.MatchedPools, a.obj.Status.Conditions, want) {
 			errs = append(errs, s.applyAdvStatus(ctx, "L2Advertisement", a.obj.Name, a.obj.UID, a.obj.Status.Conditions, want))
 		}
 	}
 	for _, a := range st.bgp {
-		want := advertisementStatus(a.obj.Generation, a.parsed.adv.Pools, st, a.parsed.err, a.obj.Spec.Peers, peerNames)
+		var why *refusal
+		if r, ok := refusals[a.obj.Name]; ok {
+			why = &r
+		}
+		want := advertisementStatus(a.obj.Generation, a.parsed.adv.Pools, st, a.parsed.err, why, a.obj.Spec.Peers, peerNames)
 		if !sameAdvStatus(a.obj.Status.MatchedPools, a.obj.Status.Conditions, want) {
 			errs = append(errs, s.applyAdvStatus(ctx, "BGPAdvertisement", a.obj.Name, a.obj.UID, a.obj.Status.Conditions, want))
 		}
@@ -64,9 +122,12 @@ func (s *Speaker) writeAdvertisementStatus(ctx context.Context, st *clusterState
 	return errors.Join(errs...)
 }
 
-// advertisementStatus computes matchedPools and Ready: False when a selector
-// does not parse, a named pool or peer does not exist.
-func advertisementStatus(gen int64, sel announce.PoolSelector, st *clusterState, selErr error, peers []string, knownPeers map[string]bool) advStatus {
+// advertisementStatus computes matchedPools and Ready: False when the
+// speaker refuses the advertisement (why), a selector does not parse, a
+// named pool or peer does not exist. A refusal comes first: it means
+// nothing at all is announced.
+func advertisementStatus(gen int64, sel announce.PoolSelector, st *clusterState, selErr error, why *refusal,
+	peers []string, knownPeers map[string]bool) advStatus {
 	out := advStatus{
 		matched: sel.MatchedPools(st.input.Pools),
 		ready: metav1.Condition{
@@ -88,6 +149,8 @@ func advertisementStatus(gen int64, sel announce.PoolSelector, st *clusterState,
 		}
 	}
 	switch {
+	case why != nil:
+		out.ready.Status, out.ready.Reason, out.ready.Message = metav1.ConditionFalse, why.reason, why.message
 	case selErr != nil:
 		out.ready.Status, out.ready.Reason = metav1.ConditionFalse, ReasonInvalidSelector
 		out.ready.Message = selErr.Error()

@@ -169,6 +169,7 @@ type testSpeaker struct {
 	l2       *recordingL2
 	registry *prometheus.Registry
 	members  *member.List
+	speaker  *speaker.Speaker
 	stop     func()
 }
 
@@ -178,6 +179,7 @@ type speakerOpts struct {
 	port            int
 	class           v1beta1.ClassFilter
 	secretNamespace string
+	key             string // memberlist key; "" gossips in clear text
 }
 
 func startSpeaker(t *testing.T, cfg *rest.Config, o speakerOpts) *testSpeaker {
@@ -198,7 +200,7 @@ func startSpeaker(t *testing.T, cfg *rest.Config, o speakerOpts) *testSpeaker {
 		t.Fatal(err)
 	}
 	members, err := member.New(member.Options{
-		Name: o.node, BindAddr: netip.MustParseAddr(o.addr), Port: o.port, Insecure: true, Logger: logr.Discard(),
+		Name: o.node, BindAddr: netip.MustParseAddr(o.addr), Port: o.port, Key: o.key, Insecure: o.key == "", Logger: logr.Discard(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +228,7 @@ func startSpeaker(t *testing.T, cfg *rest.Config, o speakerOpts) *testSpeaker {
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	var once sync.Once
-	ts := &testSpeaker{l2: l2, registry: reg, members: members}
+	ts := &testSpeaker{l2: l2, registry: reg, members: members, speaker: sp}
 	ts.stop = func() {
 		once.Do(func() {
 			_ = members.Leave(time.Second)
@@ -244,11 +246,16 @@ func startSpeaker(t *testing.T, cfg *rest.Config, o speakerOpts) *testSpeaker {
 
 // Object builders. Every test creates what it needs and deletes it at the end.
 
+// create creates objs. An IPAddressPool is then marked Ready, as the
+// controller marks a valid pool: the speaker announces from Ready pools.
 func create(t *testing.T, c client.Client, objs ...client.Object) {
 	t.Helper()
 	for _, o := range objs {
 		if err := c.Create(context.Background(), o); err != nil {
 			t.Fatalf("create %T %s: %v", o, o.GetName(), err)
+		}
+		if p, ok := o.(*v1beta1.IPAddressPool); ok {
+			setPoolReady(t, c, p, metav1.ConditionTrue, v1beta1.ReasonPoolValid)
 		}
 		t.Cleanup(func() {
 			err := c.Delete(context.Background(), o)
@@ -256,6 +263,19 @@ func create(t *testing.T, c client.Client, objs ...client.Object) {
 				t.Logf("cleanup: delete %T %s: %v", o, o.GetName(), err)
 			}
 		})
+	}
+}
+
+// setPoolReady writes the pool's Ready condition as the controller would.
+func setPoolReady(t *testing.T, c client.Client, p *v1beta1.IPAddressPool, status metav1.ConditionStatus, reason string) {
+	t.Helper()
+	p.Status.AvailableIPv6 = "0"
+	p.Status.Conditions = []metav1.Condition{{
+		Type: v1beta1.PoolReady, Status: status, Reason: reason, Message: "set by the test",
+		ObservedGeneration: p.Generation, LastTransitionTime: metav1.Now(),
+	}}
+	if err := c.Status().Update(context.Background(), p); err != nil {
+		t.Fatalf("pool %s status: %v", p.Name, err)
 	}
 }
 

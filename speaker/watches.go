@@ -57,8 +57,8 @@ func (s *Speaker) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(s.sliceOfLocalService),
 			builder.WithPredicates(readyNodesChanged())).
 		Watches(&corev1.Node{}, all, builder.WithPredicates(nodeChanged())).
-		Watches(&v1beta1.IPAddressPool{}, all, builder.WithPredicates(
-			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
+		Watches(&v1beta1.IPAddressPool{}, all, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, poolReadinessChanged()))).
 		Watches(&v1beta1.L2Advertisement{}, all, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1beta1.BGPAdvertisement{}, all, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1beta1.BGPPeer{}, all, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
@@ -156,6 +156,16 @@ func nodeChanged() predicate.Predicate {
 			nodeFrom(o).Ready != nodeFrom(n).Ready ||
 			nodeFrom(o).NetworkUnavailable != nodeFrom(n).NetworkUnavailable ||
 			!equality.Semantic.DeepEqual(o.Status.Addresses, n.Status.Addresses)
+	}}
+}
+
+// poolReadinessChanged passes pool status updates that flip whether the pool
+// may hold addresses (poolReady); count updates are skipped.
+func poolReadinessChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*v1beta1.IPAddressPool)
+		n, ok2 := e.ObjectNew.(*v1beta1.IPAddressPool)
+		return !ok1 || !ok2 || poolReady(o) != poolReady(n)
 	}}
 }
 

@@ -3,16 +3,20 @@ package webhook
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/api/v1beta1/validation"
+	"github.com/ironlb/ironlb/controllers/allocator"
 )
 
 // ValidateL2Advertisement reports pools named in spec.ipAddressPools that are
@@ -26,19 +30,22 @@ func ValidateL2Advertisement(adv *v1beta1.L2Advertisement, pools sets.Set[string
 	return errs
 }
 
-// ValidateBGPAdvertisement reports unknown pools and peers (pools and peers
-// are the names that exist), communities out of range and label selectors
-// that do not parse.
-func ValidateBGPAdvertisement(adv *v1beta1.BGPAdvertisement, pools, peers sets.Set[string]) field.ErrorList {
+// ValidateBGPAdvertisement reports unknown pools and peers (pools are the
+// IPAddressPools that exist, peers the names of the BGPPeers), communities
+// the speaker could not announce, an aggregation length that would announce
+// addresses outside a selected pool's entry, and label selectors that do not
+// parse. Communities and aggregation are checked by the rules the speaker
+// applies (api/v1beta1/validation), so what is admitted is announced.
+func ValidateBGPAdvertisement(adv *v1beta1.BGPAdvertisement, pools []v1beta1.IPAddressPool, peers sets.Set[string]) field.ErrorList {
 	spec := field.NewPath("spec")
-	errs := validateNames(spec.Child("ipAddressPools"), adv.Spec.IPAddressPools, pools, "IPAddressPool")
+	errs := validateNames(spec.Child("ipAddressPools"), adv.Spec.IPAddressPools, poolNames(pools), "IPAddressPool")
 	errs = append(errs, validateNames(spec.Child("peers"), adv.Spec.Peers, peers, "BGPPeer")...)
 	errs = append(errs, validateSelectors(spec.Child("ipAddressPoolSelectors"), adv.Spec.IPAddressPoolSelectors)...)
 	errs = append(errs, validateSelectors(spec.Child("nodeSelectors"), adv.Spec.NodeSelectors)...)
-	for i, c := range adv.Spec.Communities {
-		if err := checkCommunity(c); err != nil {
-			errs = append(errs, field.Invalid(spec.Child("communities").Index(i), c, err.Error()))
-		}
+	errs = append(errs, validation.ValidateCommunities(spec.Child("communities"), adv.Spec.Communities)...)
+	for _, e := range validation.CheckAggregation(adv.Spec.AggregationLength, adv.Spec.AggregationLengthV6,
+		selectedEntries(&adv.Spec, pools)) {
+		errs = append(errs, field.Invalid(spec.Child(e.Field), e.Length, e.Detail()))
 	}
 	return errs
 }
@@ -55,27 +62,44 @@ func validateNames(path *field.Path, names []string, known sets.Set[string], kin
 	return errs
 }
 
-// checkCommunity checks the numbers of a community the schema's pattern has
-// already shaped: "a:b" with 16-bit parts (RFC 1997) or "large:a:b:c" with
-// 32-bit parts (RFC 8092). The pattern cannot bound the numbers themselves.
-func checkCommunity(c string) error {
-	parts, bits := strings.Split(c, ":"), 16
-	if parts[0] == "large" {
-		parts, bits = parts[1:], 32
+func poolNames(pools []v1beta1.IPAddressPool) sets.Set[string] {
+	out := sets.New[string]()
+	for i := range pools {
+		out.Insert(pools[i].Name)
 	}
-	want := 2
-	if bits == 32 {
-		want = 3
-	}
-	if len(parts) != want {
-		return fmt.Errorf(`must be "ASN:value" or "large:ASN:value1:value2"`)
-	}
-	for _, p := range parts {
-		if _, err := strconv.ParseUint(p, 10, bits); err != nil {
-			return fmt.Errorf("%q is not a %d-bit number", p, bits)
+	return out
+}
+
+// selectedEntries returns the entries that parse of the pools spec selects,
+// pools sorted by name. Every selected pool counts, Ready or not: one still
+// being validated is about to hand out addresses, and refusing now is
+// kinder than a speaker refusing the advertisement later. A selector that
+// does not parse selects nothing here; it is reported on its own.
+func selectedEntries(spec *v1beta1.BGPAdvertisementSpec, pools []v1beta1.IPAddressPool) []validation.PoolEntries {
+	sels := make([]labels.Selector, 0, len(spec.IPAddressPoolSelectors))
+	for i := range spec.IPAddressPoolSelectors {
+		s, err := metav1.LabelSelectorAsSelector(&spec.IPAddressPoolSelectors[i])
+		if err != nil {
+			s = labels.Nothing()
 		}
+		sels = append(sels, s)
 	}
-	return nil
+	var out []validation.PoolEntries
+	for i := range pools {
+		p := &pools[i]
+		if !validation.SelectsPool(spec.IPAddressPools, sels, p.Name, p.Labels) {
+			continue
+		}
+		pe := validation.PoolEntries{Name: p.Name}
+		for _, a := range p.Spec.Addresses {
+			if r, err := allocator.ParseRange(a); err == nil {
+				pe.Entries = append(pe.Entries, validation.Entry{Text: a, First: r.First, Last: r.Last})
+			}
+		}
+		out = append(out, pe)
+	}
+	slices.SortFunc(out, func(a, b validation.PoolEntries) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // names lists the names of the objects of list.
@@ -150,13 +174,15 @@ func (bgpAdvertisementValidator) ValidateDelete(context.Context, *v1beta1.BGPAdv
 }
 
 func (v bgpAdvertisementValidator) validate(ctx context.Context, adv *v1beta1.BGPAdvertisement) error {
-	pools, err := names(ctx, v.reader, &v1beta1.IPAddressPoolList{})
-	if err != nil {
+	// The pools themselves, not only their names: the aggregation lengths
+	// must fit their entries.
+	var pools v1beta1.IPAddressPoolList
+	if err := v.reader.List(ctx, &pools); err != nil {
 		return fmt.Errorf("listing IPAddressPools: %w", err)
 	}
 	peers, err := names(ctx, v.reader, &v1beta1.BGPPeerList{})
 	if err != nil {
 		return fmt.Errorf("listing BGPPeers: %w", err)
 	}
-	return invalid("BGPAdvertisement", adv.Name, ValidateBGPAdvertisement(adv, pools, peers))
+	return invalid("BGPAdvertisement", adv.Name, ValidateBGPAdvertisement(adv, pools.Items, peers))
 }

@@ -5,14 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/go-logr/logr"
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -89,8 +92,8 @@ func (o *CertOptions) defaults() error {
 // and the CA is in the configuration: pass it to [SetupWhenReady] and
 // [ReadyCheck].
 //
-// RBAC: get, list, watch and update of Secrets in Namespace; get, list,
-// watch and update of ValidatingWebhookConfigurations.
+// RBAC: list, watch and update of the Secret and of the
+// ValidatingWebhookConfiguration, both by name (see scopeToNames).
 func SetupCertRotation(mgr ctrl.Manager, opts CertOptions) (<-chan struct{}, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
@@ -113,13 +116,73 @@ func SetupCertRotation(mgr ctrl.Manager, opts CertOptions) (<-chan struct{}, err
 		RequireLeaderElection:  false,
 		EnableReadinessCheck:   true,
 	}
-	if err := rotator.AddRotator(mgr, r); err != nil {
+	if err := rotator.AddRotator(scopeToNames(mgr, opts), r); err != nil {
 		return nil, fmt.Errorf("adding the webhook certificate rotator: %w", err)
 	}
 	if err := addCertWriter(mgr, opts); err != nil {
 		return nil, err
 	}
 	return ready, nil
+}
+
+// scopeToNames returns mgr with a client configuration whose list and watch
+// requests of Secrets in opts.Namespace and of ValidatingWebhookConfigurations
+// select opts.SecretName and opts.ConfigurationName by name.
+//
+// cert-controller builds its informer cache from mgr.GetConfig() with no
+// selector and no way to pass one, so it would list every Secret of the
+// namespace, and RBAC would have to allow that: resourceNames do not limit a
+// plain list. With a metadata.name field selector the API server authorizes
+// the request against resourceNames, so the controller's Role names the one
+// Secret it reads. The rotator only ever reads those two objects; its
+// manager's own client (writes) is untouched.
+func scopeToNames(mgr ctrl.Manager, opts CertOptions) ctrl.Manager {
+	cfg := rest.CopyConfig(mgr.GetConfig())
+	names := nameSelector{byPath: map[string]string{
+		"/api/v1/namespaces/" + opts.Namespace + "/secrets":                     opts.SecretName,
+		"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations": opts.ConfigurationName,
+	}}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { names.next = rt; return names })
+	return namesOnly{Manager: mgr, cfg: cfg}
+}
+
+// namesOnly is a manager whose GetConfig is the name-scoped configuration.
+type namesOnly struct {
+	ctrl.Manager
+	cfg *rest.Config
+}
+
+func (m namesOnly) GetConfig() *rest.Config { return m.cfg }
+
+// nameSelector adds fieldSelector=metadata.name=<name> to GETs of the
+// collections in byPath (lists and watches; a GET of one object has a longer
+// path) that carry no field selector of their own.
+type nameSelector struct {
+	next   http.RoundTripper
+	byPath map[string]string // collection path -> the one name to select
+}
+
+func (s nameSelector) RoundTrip(req *http.Request) (*http.Response, error) {
+	name, ok := s.nameFor(req.URL.Path)
+	if !ok || req.Method != http.MethodGet || req.URL.Query().Has("fieldSelector") {
+		return s.next.RoundTrip(req)
+	}
+	req = req.Clone(req.Context()) // a RoundTripper must not modify its request
+	q := req.URL.Query()
+	q.Set("fieldSelector", fields.OneTermEqualSelector("metadata.name", name).String())
+	req.URL.RawQuery = q.Encode()
+	return s.next.RoundTrip(req)
+}
+
+// nameFor matches the end of the path: the API server may sit under a path
+// prefix (a proxy, Rancher's /k8s/clusters/<id>).
+func (s nameSelector) nameFor(path string) (string, bool) {
+	for suffix, name := range s.byPath {
+		if strings.HasSuffix(path, suffix) {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // addCertWriter watches the one Secret and writes its certificate to CertDir.

@@ -5,9 +5,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 )
@@ -102,6 +105,32 @@ func TestValidatePool(t *testing.T) {
 			pool: pool("new"),
 			want: []string{`spec.addresses: Required value: a pool needs at least one CIDR or range`},
 		},
+		{
+			name: "IPv6 range across the IPv4-mapped block",
+			pool: pool("new", "2001:db8:5::/64", "::fffe:ffff:ffff-::1:0:0:0"),
+			want: []string{`spec.addresses[1]: Invalid value: "::fffe:ffff:ffff-::1:0:0:0": includes IPv4-mapped IPv6 addresses (::ffff:0.0.0.0/96), which stand for IPv4 addresses; list IPv4 addresses as IPv4`},
+		},
+		{
+			name: "loopback, link-local and multicast",
+			pool: pool("new", "203.0.113.0/29", "127.0.0.0/30", "169.254.10.0/24", "fe80::/64", "224.0.0.0/28", "ff02::/120"),
+			want: []string{
+				`spec.addresses[1]: Invalid value: "127.0.0.0/30": includes loopback addresses (127.0.0.0/8), which cannot be a Service's external IP`,
+				`spec.addresses[2]: Invalid value: "169.254.10.0/24": includes link-local addresses (169.254.0.0/16), which cannot be a Service's external IP`,
+				`spec.addresses[3]: Invalid value: "fe80::/64": includes link-local addresses (fe80::/10), which cannot be a Service's external IP`,
+				`spec.addresses[4]: Invalid value: "224.0.0.0/28": includes multicast addresses (224.0.0.0/4), which cannot be a Service's external IP`,
+				`spec.addresses[5]: Invalid value: "ff02::/120": includes multicast addresses (ff00::/8), which cannot be a Service's external IP`,
+			},
+		},
+		{
+			name: "unspecified and broadcast",
+			pool: pool("new", "0.0.0.0/32", "::/128", "::1/128", "255.255.255.0-255.255.255.255"),
+			want: []string{
+				`spec.addresses[0]: Invalid value: "0.0.0.0/32": includes the unspecified address 0.0.0.0, which cannot be a Service's external IP`,
+				`spec.addresses[1]: Invalid value: "::/128": includes the unspecified address ::, which cannot be a Service's external IP`,
+				`spec.addresses[2]: Invalid value: "::1/128": includes the loopback address ::1, which cannot be a Service's external IP`,
+				`spec.addresses[3]: Invalid value: "255.255.255.0-255.255.255.255": includes the broadcast address 255.255.255.255, which cannot be a Service's external IP`,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,6 +144,7 @@ func TestValidatePool(t *testing.T) {
 
 func TestValidateAdvertisements(t *testing.T) {
 	pools := sets.New("lan", "wan")
+	poolObjs := []v1beta1.IPAddressPool{pool("lan", "192.0.2.0/24"), pool("wan", "198.51.100.0/24")}
 	peers := sets.New("router-a")
 	tests := []struct {
 		name string
@@ -158,8 +188,15 @@ func TestValidateAdvertisements(t *testing.T) {
 			name: "BGP community out of range",
 			bgp:  &v1beta1.BGPAdvertisementSpec{Communities: []string{"64512:70000", "large:1:2:4294967296"}},
 			want: []string{
-				`spec.communities[0]: Invalid value: "64512:70000": "70000" is not a 16-bit number`,
-				`spec.communities[1]: Invalid value: "large:1:2:4294967296": "4294967296" is not a 32-bit number`,
+				`spec.communities[0]: Invalid value: "64512:70000": part 2 70000 is out of range 0-65535`,
+				`spec.communities[1]: Invalid value: "large:1:2:4294967296": part 3 4294967296 is out of range 0-4294967295`,
+			},
+		},
+		{
+			name: "BGP large community with IronLB's reserved global administrator",
+			bgp:  &v1beta1.BGPAdvertisementSpec{Communities: []string{"large:4294967295:1:2"}},
+			want: []string{
+				`spec.communities[0]: Invalid value: "large:4294967295:1:2": global administrator 4294967295 is reserved (RFC 8092 section 5); IronLB uses it internally to steer routes to peers`,
 			},
 		},
 	}
@@ -169,7 +206,7 @@ func TestValidateAdvertisements(t *testing.T) {
 			if tt.l2 != nil {
 				got = messages(ValidateL2Advertisement(&v1beta1.L2Advertisement{Spec: *tt.l2}, pools))
 			} else {
-				got = messages(ValidateBGPAdvertisement(&v1beta1.BGPAdvertisement{Spec: *tt.bgp}, pools, peers))
+				got = messages(ValidateBGPAdvertisement(&v1beta1.BGPAdvertisement{Spec: *tt.bgp}, poolObjs, peers))
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("validation (-want +got):\n%s", diff)
@@ -323,6 +360,90 @@ func TestUpdatesLeavingSpecAloneAreAdmitted(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			if err := check(); err != nil {
 				t.Errorf("metadata-only update rejected: %v", err)
+			}
+		})
+	}
+}
+
+// What the BGPAdvertisement webhook answers, with the pools and peers of a
+// cluster behind it: an aggregation that would announce addresses outside a
+// selected pool's entry is refused, whichever way the pool is selected.
+func TestBGPAdvertisementAdmission(t *testing.T) {
+	lan := pool("lan", "192.0.2.0/28", "2001:db8:1::/64")
+	lan.Labels = map[string]string{"tier": "lan"}
+	dmz := pool("dmz", "198.51.100.10-198.51.100.20")
+	peer := &v1beta1.BGPPeer{ObjectMeta: metav1.ObjectMeta{Name: "tor"}}
+	scheme := runtime.NewScheme()
+	if err := v1beta1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(&lan, &dmz, peer).Build()
+	v := bgpAdvertisementValidator{reader: reader}
+	agg := func(n int32) *int32 { return &n }
+
+	tests := []struct {
+		name string
+		spec v1beta1.BGPAdvertisementSpec
+		want string // "" = admitted
+	}{
+		{name: "host routes", spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"lan"}}},
+		{name: "the pool's own length", spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"lan"}, AggregationLength: agg(28), AggregationLengthV6: agg(64)}},
+		{
+			name: "aggregationLength 0 would announce a default route",
+			spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"lan"}, AggregationLength: agg(0)},
+			want: `spec.aggregationLength: Invalid value: 0: would announce 0.0.0.0/0 for entry "192.0.2.0/28" of IPAddressPool "lan", covering addresses outside it; the shortest length that stays inside the entry is 28`,
+		},
+		{
+			name: "aggregationLength 8 would announce a /8",
+			spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"lan"}, AggregationLength: agg(8)},
+			want: `spec.aggregationLength: Invalid value: 8: would announce 192.0.0.0/8 for entry "192.0.2.0/28" of IPAddressPool "lan", covering addresses outside it; the shortest length that stays inside the entry is 28`,
+		},
+		{
+			name: "aggregationLengthV6 shorter than the pool's /64",
+			spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"lan"}, AggregationLengthV6: agg(48)},
+			want: `spec.aggregationLengthV6: Invalid value: 48: would announce 2001:db8:1::/48 for entry "2001:db8:1::/64" of IPAddressPool "lan", covering addresses outside it; the shortest length that stays inside the entry is 64`,
+		},
+		{
+			name: "a range entry aggregates to nothing shorter than its addresses",
+			spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"dmz"}, AggregationLength: agg(28)},
+			want: `spec.aggregationLength: Invalid value: 28: would announce 198.51.100.0/28 for entry "198.51.100.10-198.51.100.20" of IPAddressPool "dmz", covering addresses outside it; the shortest length that stays inside the entry is 32`,
+		},
+		{
+			name: "a pool selected by label is checked too",
+			spec: v1beta1.BGPAdvertisementSpec{
+				IPAddressPoolSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"tier": "lan"}}},
+				AggregationLength:      agg(0),
+			},
+			want: `spec.aggregationLength: Invalid value: 0: would announce 0.0.0.0/0 for entry "192.0.2.0/28" of IPAddressPool "lan", covering addresses outside it; the shortest length that stays inside the entry is 28`,
+		},
+		{
+			name: "no pools named and no selector: every pool is checked",
+			spec: v1beta1.BGPAdvertisementSpec{AggregationLength: agg(30)},
+			want: `spec.aggregationLength: Invalid value: 30: would announce 198.51.100.8/30 for entry "198.51.100.10-198.51.100.20" of IPAddressPool "dmz", covering addresses outside it; the shortest length that stays inside the entry is 32`,
+		},
+		{
+			name: "a pool not selected is not checked",
+			spec: v1beta1.BGPAdvertisementSpec{IPAddressPools: []string{"lan"}, AggregationLength: agg(28)},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			adv := &v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Name: "adv"}, Spec: tt.spec}
+			_, err := v.ValidateCreate(t.Context(), adv)
+			var got []string
+			if status, ok := err.(apierrors.APIStatus); ok {
+				for _, c := range status.Status().Details.Causes {
+					got = append(got, c.Field+": "+c.Message)
+				}
+			} else if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			var want []string
+			if tt.want != "" {
+				want = []string{tt.want}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("admission (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -18,31 +18,43 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/ironlb/ironlb/api/v1beta1/validation"
 )
 
 // Compute decides, for every address of every service, which nodes announce
 // it by layer 2 and by BGP.
 //
 // An address shared by several services (ironlb.io/allow-shared-ip) is
-// announced on a node when any of its services would announce it there. The
-// pool of an address is the pool whose ranges contain it, else the service's
-// recorded pool; an address in no known pool is not announced.
+// announced on a node when any of its services would announce it there. An
+// address belongs to the pool recorded on its services when that pool
+// contains it, else to a Ready pool containing it, else to the recorded
+// pool; an address in no known pool is not announced (see homeOf).
+//
+// A BGPAdvertisement whose aggregation length would announce addresses
+// outside an entry of a pool it announces is left out entirely and listed in
+// Result.RefusedAggregation; the others are unaffected.
 //
 // Cost is O(addresses × candidate nodes) hash evaluations plus
 // O(pools × advertisements × nodes) selector matching.
 func Compute(in Input) Result {
 	c := newComputation(in)
 	byIP := groupByIP(in.Services)
-	res := Result{
-		L2:         make(map[netip.Addr]L2Announcement, len(byIP)),
-		BGP:        make(map[netip.Addr]BGPAnnouncement, len(byIP)),
-		bgpMatches: make(map[netip.Addr][]bgpMatch, len(byIP)),
-	}
+	homes := make(map[netip.Addr]home, len(byIP))
 	for ip, users := range byIP {
-		plan := c.planFor(ip, users)
-		if plan == nil {
-			continue
+		if h, ok := c.homeOf(ip, users); ok {
+			homes[ip] = h
 		}
+	}
+	res := Result{
+		L2:                 make(map[netip.Addr]L2Announcement, len(byIP)),
+		BGP:                make(map[netip.Addr]BGPAnnouncement, len(byIP)),
+		RefusedAggregation: c.refuseAggregations(homes),
+		bgpMatches:         make(map[netip.Addr]addrRoutes, len(byIP)),
+	}
+	for ip, h := range homes {
+		users := byIP[ip]
+		plan := c.planFor(h.pool)
 		keys := serviceKeys(users)
 		if a, ok := c.decideL2(ip, plan, users); ok {
 			a.Services = keys
@@ -50,7 +62,7 @@ func Compute(in Input) Result {
 		}
 		if matches, nodes := c.decideBGP(plan, users); len(nodes) > 0 {
 			res.BGP[ip] = BGPAnnouncement{Nodes: nodes, Services: keys}
-			res.bgpMatches[ip] = matches
+			res.bgpMatches[ip] = addrRoutes{entry: h.entry, matches: matches}
 		}
 	}
 	return res
@@ -79,8 +91,8 @@ func (r Result) Routes(node string) []Route {
 	}
 	templates := map[*BGPAdvertisement]Route{}
 	merged := make(map[key]*Route, len(r.bgpMatches))
-	for ip, matches := range r.bgpMatches {
-		for _, m := range matches {
+	for ip, ar := range r.bgpMatches {
+		for _, m := range ar.matches {
 			if !m.nodes[node] {
 				continue
 			}
@@ -90,7 +102,7 @@ func (r Result) Routes(node string) []Route {
 				templates[m.adv] = tmpl
 			}
 			rt := tmpl
-			rt.Prefix = prefixFor(ip, m.adv)
+			rt.Prefix = prefixFor(ip, ar.entry, m.adv)
 			k := key{rt.Prefix, strings.Join(rt.Peers, ",")}
 			if prev, ok := merged[k]; ok {
 				mergeRoute(prev, rt)
@@ -136,11 +148,19 @@ func Eligible(n Node, live map[string]bool) bool {
 // computation holds what is shared by every address: eligible nodes and, per
 // pool, the advertisements that match it and the nodes they admit.
 type computation struct {
-	nodes []*Node // eligible, sorted by name
-	pools []Pool  // sorted by name
-	l2    []L2Advertisement
-	bgp   []BGPAdvertisement
-	plans map[string]*poolPlan
+	nodes  []*Node // eligible, sorted by name
+	pools  []Pool  // sorted by name
+	byName map[string]*Pool
+	l2     []L2Advertisement
+	bgp    []BGPAdvertisement // without the ones refused
+	plans  map[string]*poolPlan
+}
+
+// home is the pool an address belongs to and the entry of it holding the
+// address (zero when none does: a pool edit is in flight).
+type home struct {
+	pool  *Pool
+	entry Range
 }
 
 // poolPlan is the per-pool part of the decision, computed once per pool.
@@ -174,16 +194,15 @@ func newComputation(in Input) *computation {
 	}
 	sort.Slice(c.nodes, func(i, j int) bool { return c.nodes[i].Name < c.nodes[j].Name })
 	sort.Slice(c.pools, func(i, j int) bool { return c.pools[i].Name < c.pools[j].Name })
+	c.byName = make(map[string]*Pool, len(c.pools))
+	for i := range c.pools {
+		c.byName[c.pools[i].Name] = &c.pools[i]
+	}
 	return c
 }
 
-// planFor finds the pool of ip and returns its plan, nil when ip is in no
-// known pool.
-func (c *computation) planFor(ip netip.Addr, users []*Service) *poolPlan {
-	pool := c.poolOf(ip, users)
-	if pool == nil {
-		return nil
-	}
+// planFor returns the plan of pool, computing it on first use.
+func (c *computation) planFor(pool *Pool) *poolPlan {
 	if p, ok := c.plans[pool.Name]; ok {
 		return p
 	}
@@ -192,23 +211,105 @@ func (c *computation) planFor(ip netip.Addr, users []*Service) *poolPlan {
 	return p
 }
 
-func (c *computation) poolOf(ip netip.Addr, users []*Service) *Pool {
-	for i := range c.pools {
-		for _, r := range c.pools[i].Ranges {
-			if r.Contains(ip) {
-				return &c.pools[i]
-			}
-		}
-	}
-	// Not inside any range (a pool edit is in flight): trust the recorded pool.
+// homeOf finds the pool ip belongs to, in this order:
+//
+//  1. the pool the controller recorded on its services, when that pool
+//     contains ip: the controller allocated ip from it, and such a pool keeps
+//     its services' addresses even while an edit made it invalid or while it
+//     is being deleted;
+//  2. else a Ready pool containing ip: a pool that is not Ready (overlapping
+//     another, unparseable, not validated yet) hands out nothing, so it must
+//     never take a valid pool's address to an advertisement of its own;
+//  3. else the recorded pool, without an entry: ip is in none of its ranges
+//     while a pool edit is in flight, and the controller will move it.
+func (c *computation) homeOf(ip netip.Addr, users []*Service) (home, bool) {
 	for _, s := range users {
-		for i := range c.pools {
-			if s.Pool != "" && c.pools[i].Name == s.Pool {
-				return &c.pools[i]
+		if p := c.byName[s.Pool]; p != nil {
+			if r, ok := p.rangeOf(ip); ok {
+				return home{pool: p, entry: r}, true
 			}
 		}
 	}
-	return nil
+	for i := range c.pools {
+		if c.pools[i].NotReady {
+			continue
+		}
+		if r, ok := c.pools[i].rangeOf(ip); ok {
+			return home{pool: &c.pools[i], entry: r}, true
+		}
+	}
+	for _, s := range users {
+		if p := c.byName[s.Pool]; p != nil {
+			return home{pool: p}, true
+		}
+	}
+	return home{}, false
+}
+
+// rangeOf returns the range of p that contains ip.
+func (p *Pool) rangeOf(ip netip.Addr) (Range, bool) {
+	for _, r := range p.Ranges {
+		if r.Contains(ip) {
+			return r, true
+		}
+	}
+	return Range{}, false
+}
+
+// refuseAggregations leaves out of c.bgp every advertisement whose
+// aggregation length would announce addresses outside an entry of a pool it
+// announces, and returns why, by name. The pools checked are the Ready ones
+// it selects and any it selects that holds an address (a pool kept by its
+// services while invalid): a pool that is not Ready and holds nothing
+// announces nothing, so it cannot make an advertisement of a valid pool go
+// dark.
+func (c *computation) refuseAggregations(homes map[netip.Addr]home) map[string][]*validation.AggregationError {
+	holding := map[string]bool{}
+	for _, h := range homes {
+		holding[h.pool.Name] = true
+	}
+	var refused map[string][]*validation.AggregationError
+	kept := make([]BGPAdvertisement, 0, len(c.bgp))
+	for _, a := range c.bgp {
+		if a.AggregationLength == nil && a.AggregationLengthV6 == nil {
+			kept = append(kept, a) // one route per address always fits
+			continue
+		}
+		var pools []validation.PoolEntries
+		for i := range c.pools {
+			p := &c.pools[i]
+			if (!p.NotReady || holding[p.Name]) && a.Pools.Matches(*p) {
+				pools = append(pools, p.entries())
+			}
+		}
+		if errs := validation.CheckAggregation(a.AggregationLength, a.AggregationLengthV6, pools); len(errs) > 0 {
+			if refused == nil {
+				refused = map[string][]*validation.AggregationError{}
+			}
+			refused[a.Name] = errs
+			continue
+		}
+		kept = append(kept, a)
+	}
+	c.bgp = kept
+	return refused
+}
+
+func (p *Pool) entries() validation.PoolEntries {
+	out := validation.PoolEntries{Name: p.Name, Entries: make([]validation.Entry, len(p.Ranges))}
+	for i, r := range p.Ranges {
+		out.Entries[i] = validation.Entry{Text: r.text(), First: r.First, Last: r.Last}
+	}
+	return out
+}
+
+// text is the entry as written, or, for a Range built without it, the
+// range in the spec's notation.
+func (r Range) text() string {
+	if r.Entry != "" {
+		return r.Entry
+	}
+	return r.First.String() + "-" + r.Last.String()
 }
 
 func (c *computation) buildPlan(pool *Pool) *poolPlan {
@@ -400,15 +501,21 @@ func serviceKeys(users []*Service) []string {
 	return keys
 }
 
-// prefixFor masks ip to the advertisement's aggregation length.
-func prefixFor(ip netip.Addr, a *BGPAdvertisement) netip.Prefix {
+// prefixFor masks ip to the advertisement's aggregation length, within
+// entry, the pool entry holding ip. Advertisements whose aggregates leave
+// their entries were refused by Compute; what is left is an address that
+// no entry of its pool holds (a pool edit in flight): its aggregate would
+// cover addresses of no pool, so it is announced on its own instead.
+func prefixFor(ip netip.Addr, entry Range, a *BGPAdvertisement) netip.Prefix {
 	bits := ip.BitLen()
 	agg := a.AggregationLength
 	if ip.Is6() {
 		agg = a.AggregationLengthV6
 	}
-	if agg != nil && int(*agg) >= 0 && int(*agg) < bits {
-		bits = int(*agg)
+	if agg != nil && int(*agg) < bits && entry.Contains(ip) {
+		if _, outside := validation.AggregateOutside(entry.First, entry.Last, int(*agg)); !outside {
+			bits = max(int(*agg), 0) // only an entry of the whole space takes /0
+		}
 	}
 	prefix, _ := ip.Prefix(bits) // bits is within 0..BitLen: cannot fail
 	return prefix

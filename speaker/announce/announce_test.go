@@ -52,7 +52,7 @@ func pool(name string, poolLabels map[string]string, cidrs ...string) announce.P
 	p := announce.Pool{Name: name, Labels: poolLabels}
 	for _, c := range cidrs {
 		pf := netip.MustParsePrefix(c).Masked()
-		p.Ranges = append(p.Ranges, announce.Range{First: pf.Addr(), Last: lastAddr(pf)})
+		p.Ranges = append(p.Ranges, announce.Range{First: pf.Addr(), Last: lastAddr(pf), Entry: c})
 	}
 	return p
 }
@@ -247,6 +247,40 @@ func TestComputeL2(t *testing.T) {
 			in.Services = []announce.Service{s1, svc("ns/unknown", netip.MustParseAddr("203.0.113.8"))}
 		},
 		want: l2Want{off: {Node: "n1", Services: []string{"ns/recorded"}}},
+	}, {
+		name: "the recorded pool holds its address, though a pool sorting first contains it too",
+		modify: func(in *announce.Input) {
+			in.Nodes = []announce.Node{node("n1")}
+			overlapping := pool("aaa", nil, "192.0.2.0/28")
+			overlapping.NotReady = true
+			in.Pools = append(in.Pools, overlapping)
+			in.L2Advertisements = []announce.L2Advertisement{{Name: "lan", Pools: announce.PoolSelector{Names: []string{"lan"}}}}
+			s1 := svc("ns/a", v4a)
+			s1.Pool = "lan"
+			in.Services = []announce.Service{s1}
+		},
+		want: l2Want{v4a: {Node: "n1", Services: []string{"ns/a"}}},
+	}, {
+		name: "a pool that is not Ready claims no address, recorded or not",
+		modify: func(in *announce.Input) {
+			in.Nodes = []announce.Node{node("n1")}
+			overlapping := pool("aaa", nil, "192.0.2.0/28")
+			overlapping.NotReady = true
+			in.Pools = append(in.Pools, overlapping)
+			in.L2Advertisements = []announce.L2Advertisement{{Name: "aaa", Pools: announce.PoolSelector{Names: []string{"aaa"}}}}
+			in.Services = []announce.Service{svc("ns/a", v4a)}
+		},
+		want: l2Want{},
+	}, {
+		name: "a pool that is not Ready keeps the addresses recorded from it",
+		modify: func(in *announce.Input) {
+			in.Nodes = []announce.Node{node("n1")}
+			in.Pools[0].NotReady = true // lan: invalid after an edit, its Services keep their addresses
+			s1 := svc("ns/a", v4a)
+			s1.Pool = "lan"
+			in.Services = []announce.Service{s1}
+		},
+		want: l2Want{v4a: {Node: "n1", Services: []string{"ns/a"}}},
 	}, {
 		name: "interfaces: union of the advertisements admitting the winner",
 		modify: func(in *announce.Input) {
@@ -657,4 +691,93 @@ func extraV6(n int) []netip.Addr {
 		out = append(out, a)
 	}
 	return out
+}
+
+// An aggregate never covers addresses outside the pool entry its address
+// comes from: an advertisement whose aggregation length is shorter than a
+// selected entry announces none of its routes, and the other advertisements
+// are unaffected.
+func TestAggregateStaysInsideItsPoolEntry(t *testing.T) {
+	ip4 := netip.MustParseAddr("192.0.2.10")
+	ip6 := netip.MustParseAddr("2001:db8:1::10")
+	inRange := netip.MustParseAddr("198.51.100.12")
+	small := pool("lan", nil, "192.0.2.0/28", "2001:db8:1::/64")
+	rng := announce.Pool{Name: "range", Ranges: []announce.Range{{
+		First: netip.MustParseAddr("198.51.100.10"), Last: netip.MustParseAddr("198.51.100.20"),
+	}}}
+	host := announce.BGPAdvertisement{Name: "host", Peers: []string{"tor"}}
+	agg := func(v4, v6 *int32) announce.BGPAdvertisement {
+		return announce.BGPAdvertisement{Name: "agg", Peers: []string{"spine"}, AggregationLength: v4, AggregationLengthV6: v6}
+	}
+	hostRoutes := []announce.Route{
+		{Prefix: netip.MustParsePrefix("192.0.2.10/32"), Peers: []string{"tor"}},
+		{Prefix: netip.MustParsePrefix("198.51.100.12/32"), Peers: []string{"tor"}},
+		{Prefix: netip.MustParsePrefix("2001:db8:1::10/128"), Peers: []string{"tor"}},
+	}
+	tests := []struct {
+		name        string
+		adv         announce.BGPAdvertisement
+		want        []announce.Route
+		wantRefused []string
+	}{{
+		name: "aggregationLength 0: no default route, nothing from this advertisement",
+		adv:  agg(ptr.To[int32](0), nil),
+		want: hostRoutes,
+		wantRefused: []string{`aggregationLength 0 would announce 0.0.0.0/0 for entry "192.0.2.0/28" of IPAddressPool "lan", ` +
+			`covering addresses outside it; the shortest length that stays inside the entry is 28`},
+	}, {
+		name: "aggregationLength 8: no /8",
+		adv:  agg(ptr.To[int32](8), nil),
+		want: hostRoutes,
+		wantRefused: []string{`aggregationLength 8 would announce 192.0.0.0/8 for entry "192.0.2.0/28" of IPAddressPool "lan", ` +
+			`covering addresses outside it; the shortest length that stays inside the entry is 28`},
+	}, {
+		name: "aggregationLengthV6 0: no IPv6 default route",
+		adv:  agg(nil, ptr.To[int32](0)),
+		want: hostRoutes,
+		wantRefused: []string{`aggregationLengthV6 0 would announce ::/0 for entry "2001:db8:1::/64" of IPAddressPool "lan", ` +
+			`covering addresses outside it; the shortest length that stays inside the entry is 64`},
+	}, {
+		name: "the length of the entry itself aggregates",
+		adv:  agg(ptr.To[int32](32), ptr.To[int32](64)),
+		want: []announce.Route{
+			{Prefix: netip.MustParsePrefix("192.0.2.10/32"), Peers: []string{"spine"}},
+			{Prefix: netip.MustParsePrefix("192.0.2.10/32"), Peers: []string{"tor"}},
+			{Prefix: netip.MustParsePrefix("198.51.100.12/32"), Peers: []string{"spine"}},
+			{Prefix: netip.MustParsePrefix("198.51.100.12/32"), Peers: []string{"tor"}},
+			{Prefix: netip.MustParsePrefix("2001:db8:1::/64"), Peers: []string{"spine"}},
+			{Prefix: netip.MustParsePrefix("2001:db8:1::10/128"), Peers: []string{"tor"}},
+		},
+	}, {
+		name: "a range entry refuses any aggregate: /28 would reach below its first address",
+		adv:  agg(ptr.To[int32](28), nil),
+		want: hostRoutes,
+		wantRefused: []string{`aggregationLength 28 would announce 198.51.100.0/28 for entry "198.51.100.10-198.51.100.20" of IPAddressPool "range", ` +
+			`covering addresses outside it; the shortest length that stays inside the entry is 32`},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := announce.Input{
+				Nodes:             []announce.Node{node("n1")},
+				Live:              live("n1"),
+				Pools:             []announce.Pool{small, rng},
+				Services:          []announce.Service{svc("ns/a", ip4, ip6), svc("ns/b", inRange)},
+				BGPAdvertisements: []announce.BGPAdvertisement{host, tc.adv},
+			}
+			res := announce.Compute(in)
+			if diff := cmp.Diff(tc.want, res.Routes("n1"), cmpAddrs, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("routes of n1 (-want +got):\n%s", diff)
+			}
+			var refused []string
+			for _, e := range res.RefusedAggregation["agg"] {
+				refused = append(refused, e.Error())
+			}
+			if diff := cmp.Diff(tc.wantRefused, refused); diff != "" {
+				t.Errorf("why agg is refused (-want +got):\n%s", diff)
+			}
+			if _, ok := res.RefusedAggregation["host"]; ok {
+				t.Error("host is refused too")
+			}
+		})
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/ironlb/ironlb/api/v1beta1/validation"
 )
 
 // Input is everything the decision depends on. Every speaker builds it from
@@ -35,7 +37,8 @@ type Service struct {
 	Key string // "namespace/name"; used in results and for deterministic order
 	IPs []netip.Addr
 	// Pool is the pool the controller recorded (ironlb.io/ip-allocated-from-pool).
-	// It is used only for an address that no pool's ranges contain.
+	// An address belongs to it when its ranges contain the address, or when
+	// no other pool's do (see Compute).
 	Pool string
 	// Local is externalTrafficPolicy: Local.
 	Local bool
@@ -44,17 +47,25 @@ type Service struct {
 	EndpointNodes []string
 }
 
-// Pool is an IPAddressPool reduced to its name, labels and address ranges.
+// Pool is an IPAddressPool reduced to its name, labels, address ranges and
+// readiness.
 type Pool struct {
 	Name   string
 	Labels map[string]string
 	Ranges []Range
+	// NotReady is set for a pool the controller does not let hold addresses
+	// (invalid, overlapping another, not validated yet). It hands out
+	// nothing, so it may not claim an address for itself: an address is its
+	// only when the controller recorded it on the Service (see Compute).
+	NotReady bool
 }
 
 // Range is an inclusive address range of one family; a CIDR is the range from
 // its first to its last address.
 type Range struct {
 	First, Last netip.Addr
+	// Entry is the spec.addresses entry as written, for messages.
+	Entry string
 }
 
 // Contains reports whether ip lies in r.
@@ -70,17 +81,9 @@ type PoolSelector struct {
 	Selectors []labels.Selector
 }
 
-// Matches reports whether p is selected.
+// Matches reports whether p is selected, by the rule admission applies too.
 func (s PoolSelector) Matches(p Pool) bool {
-	if len(s.Names) == 0 && len(s.Selectors) == 0 {
-		return true
-	}
-	for _, n := range s.Names {
-		if n == p.Name {
-			return true
-		}
-	}
-	return anySelectorMatches(s.Selectors, p.Labels)
+	return validation.SelectsPool(s.Names, s.Selectors, p.Name, p.Labels)
 }
 
 // MatchedPools returns the names of the pools s selects, in the order given.
@@ -127,9 +130,20 @@ type Result struct {
 	L2 map[netip.Addr]L2Announcement
 	// BGP holds, per advertised address, the nodes that advertise it.
 	BGP map[netip.Addr]BGPAnnouncement
+	// RefusedAggregation holds, by name, the BGPAdvertisements that announce
+	// nothing because their aggregation length would announce addresses
+	// outside a pool entry, with the entries at fault.
+	RefusedAggregation map[string][]*validation.AggregationError
 
 	// routes per address, kept to build a node's routes on demand.
-	bgpMatches map[netip.Addr][]bgpMatch
+	bgpMatches map[netip.Addr]addrRoutes
+}
+
+// addrRoutes are the advertisements an address is advertised under and the
+// pool entry holding it, which bounds its aggregates.
+type addrRoutes struct {
+	entry   Range // zero when no entry of its pool holds it
+	matches []bgpMatch
 }
 
 // L2Announcement says who answers ARP/NDP for an address and where.

@@ -28,19 +28,30 @@ type instance struct {
 	peers     map[string]peerConfig
 }
 
-// startInstance starts a GoBGP server that listens on listenPort (-1: does
-// not listen) and calls onPeerEvent with a neighbour's address whenever its
-// session changes state.
-func startInstance(ctx context.Context, routerID netip.Addr, listenPort int32, logger log.Logger, onPeerEvent func(address string)) (*instance, error) {
+// listenOn is where a GoBGP server accepts sessions: port -1 does not
+// listen; no addrs is every address.
+type listenOn struct {
+	port  int32
+	addrs []netip.Addr
+}
+
+// global is GoBGP's global configuration for a router ID.
+func global(routerID netip.Addr, listen listenOn) *api.Global {
+	g := &api.Global{Asn: globalASN, RouterId: routerID.String(), ListenPort: listen.port}
+	for _, a := range listen.addrs {
+		g.ListenAddresses = append(g.ListenAddresses, a.String())
+	}
+	return g
+}
+
+// startInstance starts a GoBGP server that listens as listen says and calls
+// onPeerEvent with a neighbour's address whenever its session changes state.
+func startInstance(ctx context.Context, routerID netip.Addr, listen listenOn, logger log.Logger, onPeerEvent func(address string)) (*instance, error) {
 	s := server.NewBgpServer(server.LoggerOption(logger))
 	// Serve is GoBGP's main loop. It has no way to end: after StopBgp it
 	// idles, so a stopped instance leaves this goroutine behind.
 	go s.Serve()
-	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
-		Asn:        globalASN,
-		RouterId:   routerID.String(),
-		ListenPort: listenPort,
-	}})
+	err := s.StartBgp(ctx, &api.StartBgpRequest{Global: global(routerID, listen)})
 	if err != nil {
 		return nil, fmt.Errorf("starting GoBGP with router ID %s: %w", routerID, err)
 	}

@@ -2,17 +2,19 @@ package bgp
 
 import (
 	"fmt"
-	"math"
 	"net/netip"
 	"slices"
 
 	api "github.com/osrg/gobgp/v3/api"
+
+	"github.com/ironlb/ironlb/api/v1beta1/validation"
 )
 
 // markerAdmin is the global administrator of the large communities that say
-// which peers a route may go to. 4294967295 is a reserved ASN (RFC 7300), so
-// no operator's community collides with it; parseLargeCommunity refuses it.
-const markerAdmin = math.MaxUint32
+// which peers a route may go to. 4294967295 is a reserved ASN (RFC 7300, RFC
+// 8092 section 5), so no operator's community needs it; admission and
+// parseLargeCommunity both refuse it through validation.ParseLargeCommunity.
+const markerAdmin = validation.ReservedGlobalAdmin
 
 // markerEveryPeer marks a route that goes to every peer.
 var markerEveryPeer = largeCommunity{markerAdmin, 0, 0}

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/ironlb/ironlb/api/v1beta1/validation"
 )
 
 // Route is one prefix this node advertises.
@@ -76,55 +77,27 @@ var wellKnownCommunities = map[string]uint32{
 }
 
 // parseCommunity parses a standard community "a:b" or a well-known name.
+// The numbers are parsed by the rule admission applies to
+// BGPAdvertisement communities, so the two never disagree.
 func parseCommunity(s string) (uint32, error) {
 	if v, ok := wellKnownCommunities[strings.ToLower(s)]; ok {
 		return v, nil
 	}
-	parts := strings.Split(s, ":")
-	if len(parts) != 2 {
-		return 0, fmt.Errorf("community %q: want two numbers a:b (each 0-65535) or a well-known name", s)
-	}
-	var v uint32
-	for i, part := range parts {
-		n, err := parseUint(part, 16)
-		if err != nil {
-			return 0, fmt.Errorf("community %q: part %d %w", s, i+1, err)
-		}
-		v = v<<16 | n
+	v, err := validation.ParseCommunity(s)
+	if err != nil {
+		return 0, fmt.Errorf("community %q: %w", s, err)
 	}
 	return v, nil
 }
 
-// parseLargeCommunity parses "a:b:c" or "large:a:b:c".
+// parseLargeCommunity parses "a:b:c" or "large:a:b:c", refusing the global
+// administrator of IronLB's peer markers (validation.ReservedGlobalAdmin).
 func parseLargeCommunity(s string) (largeCommunity, error) {
-	parts := strings.Split(strings.TrimPrefix(s, "large:"), ":")
-	if len(parts) != 3 {
-		return largeCommunity{}, fmt.Errorf("large community %q: want three numbers a:b:c (each 0-4294967295)", s)
-	}
-	var n [3]uint32
-	for i, part := range parts {
-		v, err := parseUint(part, 32)
-		if err != nil {
-			return largeCommunity{}, fmt.Errorf("large community %q: part %d %w", s, i+1, err)
-		}
-		n[i] = v
-	}
-	l := largeCommunity{n[0], n[1], n[2]}
-	if l.Global == markerAdmin {
-		return largeCommunity{}, fmt.Errorf("large community %q: global administrator %d is reserved for IronLB's internal peer markers", s, markerAdmin)
-	}
-	return l, nil
-}
-
-func parseUint(s string, bits int) (uint32, error) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, fmt.Errorf("%q is not a decimal number", s)
-	}
-	v, err := strconv.ParseUint(s, 10, bits)
+	l, err := validation.ParseLargeCommunity(s)
 	if err != nil {
-		return 0, fmt.Errorf("%s is out of range 0-%d", s, uint64(1)<<bits-1)
+		return largeCommunity{}, fmt.Errorf("large community %q: %w", s, err)
 	}
-	return uint32(v), nil
+	return largeCommunity(l), nil
 }
 
 // parseRoute validates a route and puts it in canonical form.

@@ -24,14 +24,14 @@ func TestParseCommunity(t *testing.T) {
 		{in: "no-export", want: 0xFFFFFF01},
 		{in: "No-Advertise", want: 0xFFFFFF02},
 		{in: "blackhole", want: 0xFFFF029A},
-		{in: "64512", wantErr: `community "64512": want two numbers a:b (each 0-65535) or a well-known name`},
-		{in: "1:2:3", wantErr: `community "1:2:3": want two numbers a:b (each 0-65535) or a well-known name`},
+		{in: "64512", wantErr: `community "64512": want two numbers a:b (each 0-65535)`},
+		{in: "1:2:3", wantErr: `community "1:2:3": want two numbers a:b (each 0-65535)`},
 		{in: "65536:1", wantErr: `community "65536:1": part 1 65536 is out of range 0-65535`},
 		{in: "1:70000", wantErr: `community "1:70000": part 2 70000 is out of range 0-65535`},
 		{in: "a:1", wantErr: `community "a:1": part 1 "a" is not a decimal number`},
 		{in: "-1:1", wantErr: `community "-1:1": part 1 "-1" is not a decimal number`},
 		{in: ":1", wantErr: `community ":1": part 1 "" is not a decimal number`},
-		{in: "", wantErr: `community "": want two numbers a:b (each 0-65535) or a well-known name`},
+		{in: "", wantErr: `community "": want two numbers a:b (each 0-65535)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -53,7 +53,7 @@ func TestParseLargeCommunity(t *testing.T) {
 		{in: "64512:1", wantErr: `large community "64512:1": want three numbers a:b:c (each 0-4294967295)`},
 		{in: "4294967296:1:1", wantErr: `large community "4294967296:1:1": part 1 4294967296 is out of range 0-4294967295`},
 		{in: "1:x:1", wantErr: `large community "1:x:1": part 2 "x" is not a decimal number`},
-		{in: "4294967295:0:0", wantErr: `large community "4294967295:0:0": global administrator 4294967295 is reserved for IronLB's internal peer markers`},
+		{in: "4294967295:0:0", wantErr: `large community "4294967295:0:0": global administrator 4294967295 is reserved (RFC 8092 section 5); IronLB uses it internally to steer routes to peers`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -35,6 +35,11 @@ type Options struct {
 	// (the speaker only dials out, and can share the node with a routing
 	// daemon), 0 means 179.
 	ListenPort int32
+	// ListenAddresses are the addresses ListenPort is bound on. Empty is
+	// GoBGP's default, every address of the host (0.0.0.0 and ::): on the
+	// host's network that includes pod bridges and other networks, so
+	// ironlb-speaker passes the node's InternalIPs.
+	ListenAddresses []netip.Addr
 }
 
 // ErrNotRunning is returned by SetPeers and SetRoutes before Start and
@@ -80,6 +85,15 @@ func New(opts Options) (*Speaker, error) {
 		return nil, fmt.Errorf("IPv6 next hop %s is not an IPv6 address", opts.NextHopV6)
 	case opts.ListenPort < -1 || opts.ListenPort > 65535:
 		return nil, fmt.Errorf("listen port %d is not -1 or a TCP port", opts.ListenPort)
+	}
+	opts.ListenAddresses = slices.Clone(opts.ListenAddresses)
+	for i, a := range opts.ListenAddresses {
+		// GoBGP parses the address without a zone and would refuse it
+		// only when Start binds.
+		if !a.IsValid() || a.Zone() != "" {
+			return nil, fmt.Errorf("listen address %q is not an IP address without a zone", a)
+		}
+		opts.ListenAddresses[i] = a.Unmap()
 	}
 	s := &Speaker{
 		opts:      opts,
@@ -172,9 +186,9 @@ func (s *Speaker) instanceFor(ctx context.Context, routerID netip.Addr) (*instan
 		return inst, nil
 	}
 	// Only the server of the node's router ID listens: one port, one owner.
-	listen := int32(-1)
+	listen := listenOn{port: -1}
 	if routerID == s.opts.RouterID {
-		listen = s.opts.ListenPort
+		listen = listenOn{port: s.opts.ListenPort, addrs: s.opts.ListenAddresses}
 	}
 	logger := gobgpLogger{
 		log:       s.log.WithValues("routerID", routerID),

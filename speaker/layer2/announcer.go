@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -37,11 +38,14 @@ const (
 // Options configure an Announcer.
 type Options struct {
 	// Logger receives state changes: an address announced on interfaces or no
-	// longer, an interface that cannot be used. The zero value discards them.
+	// longer, or on none (with why), an interface that cannot be used. The
+	// zero value discards them.
 	Logger logr.Logger
 	// Registerer, when not nil, gets the counters
 	// ironlb_layer2_{requests_received,responses_sent,gratuitous_sent,malformed_packets}_total
-	// labelled protocol ("arp" or "ndp") and interface.
+	// labelled protocol ("arp" or "ndp") and interface, and the gauge
+	// ironlb_layer2_address_interfaces labelled ip: 0 for an owned address no
+	// interface can carry.
 	Registerer prometheus.Registerer
 	// ReannounceInterval, when positive, re-sends one gratuitous ARP or
 	// unsolicited neighbour advertisement per owned address and interface at
@@ -66,6 +70,10 @@ type Announcer struct {
 	owned   atomic.Pointer[ownership]
 	kick    chan struct{}
 	running atomic.Bool
+
+	// unannounced: owned addresses without an interface, and why; written by
+	// the Run goroutine, read by Unannounced.
+	unannounced atomic.Pointer[map[netip.Addr]string]
 
 	// Below: owned by the Run goroutine.
 	links  map[string]*link
@@ -104,8 +112,9 @@ func New(opts Options) (*Announcer, error) {
 
 // SetOwned replaces the set of addresses this node answers for, each with the
 // interfaces to announce it on. No interfaces means: the interfaces having an
-// address whose prefix contains it, or if there are none, every interface that
-// is up, not loopback and broadcast-capable.
+// address whose prefix contains it, or if there are none, the node's NICs,
+// bonds, teams, VLANs and macvlans that are up and have an address of its
+// family (never a veth, bridge or tunnel; those must be named).
 //
 // An address dropped from the set is no longer answered from the moment
 // SetOwned returns. A new one is announced (takeover burst) as soon as Run has
@@ -199,7 +208,7 @@ func (a *Announcer) reconcile(ctx context.Context) error {
 	}
 	owned := *a.owned.Load()
 	want := selectInterfaces(owned, ifs)
-	a.logPlacement(owned, want)
+	a.reportPlacement(owned, want, ifs)
 
 	byName := make(map[string]iface, len(ifs))
 	for _, ifc := range ifs {
@@ -389,8 +398,10 @@ func (a *Announcer) announce(l *link, ip netip.Addr) {
 	m.gratuitous.Inc()
 }
 
-// logPlacement logs where each address is announced, only when that changes.
-func (a *Announcer) logPlacement(owned ownership, want map[string]addrSet) {
+// reportPlacement logs where each address is announced, only when that
+// changes, keeps ironlb_layer2_address_interfaces in step, and publishes the
+// addresses no interface can carry, with why, for Unannounced.
+func (a *Announcer) reportPlacement(owned ownership, want map[string]addrSet, ifs []iface) {
 	placed := make(map[netip.Addr][]string, len(owned))
 	for ip := range owned {
 		placed[ip] = nil
@@ -400,23 +411,41 @@ func (a *Announcer) logPlacement(owned ownership, want map[string]addrSet) {
 			placed[ip] = append(placed[ip], name)
 		}
 	}
+	unannounced := make(map[netip.Addr]string)
 	for ip, names := range placed {
 		slices.Sort(names)
+		a.metrics.interfaces.WithLabelValues(ip.String()).Set(float64(len(names)))
+		if len(names) == 0 {
+			unannounced[ip] = whyNoInterface(ip, owned[ip], ifs)
+		}
 		if prev, ok := a.placed[ip]; ok && slices.Equal(prev, names) {
 			continue
 		}
 		if len(names) == 0 {
-			a.log.Info("No interface to announce address on", "ip", ip, "requestedInterfaces", owned[ip])
+			a.log.Info("No interface to announce address on: nobody answers ARP/NDP for it",
+				"ip", ip, "requestedInterfaces", owned[ip], "reason", unannounced[ip])
 			continue
 		}
 		a.log.Info("Announcing address", "ip", ip, "interfaces", names)
 	}
 	for ip := range a.placed {
 		if _, ok := placed[ip]; !ok {
+			a.metrics.interfaces.DeleteLabelValues(ip.String())
 			a.log.Info("Stopped announcing address", "ip", ip)
 		}
 	}
 	a.placed = placed
+	a.unannounced.Store(&unannounced)
+}
+
+// Unannounced returns the owned addresses that no interface could carry at
+// the last scan, each with the reason and what to change: for the status of
+// the advertisement that owns them. The map is the caller's.
+func (a *Announcer) Unannounced() map[netip.Addr]string {
+	if m := a.unannounced.Load(); m != nil {
+		return maps.Clone(*m)
+	}
+	return map[netip.Addr]string{}
 }
 
 func hasAddr(set addrSet, ip netip.Addr) bool {

@@ -12,12 +12,14 @@ const (
 )
 
 // metrics are the layer-2 counters, labelled by protocol ("arp" or "ndp")
-// and interface.
+// and interface, and the number of interfaces each owned address is
+// announced on.
 type metrics struct {
 	requests   *prometheus.CounterVec
 	responses  *prometheus.CounterVec
 	gratuitous *prometheus.CounterVec
 	malformed  *prometheus.CounterVec
+	interfaces *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -39,26 +41,40 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ironlb_layer2_malformed_packets_total",
 			Help: "ARP and neighbor discovery packets dropped because they failed validation.",
 		}, labels),
+		// An owned address at 0 has nobody answering for it: alert on it.
+		interfaces: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ironlb_layer2_address_interfaces",
+			Help: "Interfaces an address this node owns is announced on; 0: it is owned but no interface can carry it, so nobody answers ARP/NDP for it.",
+		}, []string{"ip"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []**prometheus.CounterVec{&m.requests, &m.responses, &m.gratuitous, &m.malformed} {
-		if err := reg.Register(*c); err != nil {
-			// A second Announcer on the same registry (tests, a restart in
-			// process) shares the first one's counters.
-			var dup prometheus.AlreadyRegisteredError
-			if !errors.As(err, &dup) {
-				return nil, err
-			}
-			existing, ok := dup.ExistingCollector.(*prometheus.CounterVec)
-			if !ok {
-				return nil, err
-			}
-			*c = existing
+		if err := registerOrReuse(reg, c); err != nil {
+			return nil, err
 		}
 	}
+	if err := registerOrReuse(reg, &m.interfaces); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// registerOrReuse registers *c, or, when a second Announcer shares the
+// registry (tests, a restart in process), points *c at the first one's.
+func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
+	err := reg.Register(*c)
+	var dup prometheus.AlreadyRegisteredError
+	if err == nil || !errors.As(err, &dup) {
+		return err
+	}
+	existing, ok := dup.ExistingCollector.(C)
+	if !ok {
+		return err
+	}
+	*c = existing
+	return nil
 }
 
 // counters are one interface's counters for one protocol, bound once so the

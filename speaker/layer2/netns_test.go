@@ -29,12 +29,14 @@ import (
 //	node  eth0 02:00:00:00:00:11 192.0.2.11/24 2001:db8::11/64  <-> client eth0 192.0.2.100/24 2001:db8::100/64
 //	node  eth1 02:00:00:00:00:21 198.51.100.11/24               <-> client eth1 198.51.100.100/24
 //	node  eth2 02:00:00:00:00:31 (created by a test)            <-> client eth2 203.0.113.100/24
+//	node  mv0  02:00:00:00:00:41 198.51.100.12/24, a macvlan on eth1 (created by a test)
 
 const labPrefix = "ironlb-l2test-"
 
 var (
 	nodeEth1MAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x21}
 	nodeEth2MAC = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x31}
+	nodeMv0MAC  = net.HardwareAddr{0x02, 0, 0, 0, 0, 0x41}
 )
 
 type lab struct {
@@ -384,12 +386,22 @@ func TestAnnouncerOnRealLinks(t *testing.T) {
 		}
 	})
 
-	t.Run("no interface named: the subnet's link only, or every link when no subnet matches", func(t *testing.T) {
+	t.Run("no interface named: the subnet's link only, or the host's uplinks when no subnet matches, never a veth", func(t *testing.T) {
+		// mv0: a macvlan on eth1 holding an address of the host, as hosts
+		// talking to macvlan pods have; the veths stand for pod links.
+		run(t, "ip", "-n", l.node, "link", "add", "link", "eth1", "name", "mv0", "address", nodeMv0MAC.String(),
+			"type", "macvlan", "mode", "bridge")
+		defer run(t, "ip", "-n", l.node, "link", "del", "mv0")
+		run(t, "ip", "-n", l.node, "addr", "add", "198.51.100.12/24", "dev", "mv0")
+		run(t, "ip", "-n", l.node, "link", "set", "mv0", "up")
+
 		a.SetOwned(map[netip.Addr][]string{addr("192.0.2.50"): nil, addr("203.0.113.10"): nil})
-		eventually(t, "arping 203.0.113.10 answered on eth0 and eth1", func() bool {
-			return l.arping(t, "eth0", "192.0.2.100", "203.0.113.10") == node &&
-				l.arping(t, "eth1", "198.51.100.100", "203.0.113.10") == nodeEth1MAC.String()
+		eventually(t, "arping 203.0.113.10 answered by mv0", func() bool {
+			return l.arping(t, "eth1", "198.51.100.100", "203.0.113.10") == nodeMv0MAC.String()
 		})
+		if got := l.arping(t, "eth0", "192.0.2.100", "203.0.113.10"); got != "" {
+			t.Errorf("203.0.113.10 answered on eth0, a veth, by %s", got)
+		}
 		if got := l.arping(t, "eth0", "192.0.2.100", "192.0.2.50"); got != node {
 			t.Errorf("192.0.2.50 on eth0 answered by %q, want %s", got, node)
 		}

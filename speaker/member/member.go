@@ -25,8 +25,11 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
+	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -60,6 +63,10 @@ type Options struct {
 	// from it with SHA-256; memberlist then encrypts and authenticates every
 	// packet and stream, and drops what was not sealed with the same key.
 	Key string
+	// OldKeys are further secrets whose packets are accepted but never used
+	// to send: they let a key be rotated while every speaker keeps
+	// understanding every other (see Keyring). Key is required with them.
+	OldKeys []string
 	// Insecure allows an empty Key: gossip in clear text, unauthenticated.
 	Insecure bool
 	// Logger receives memberlist's own messages: debug at V(1), the rest at info.
@@ -69,6 +76,7 @@ type Options struct {
 // List is this speaker's membership view.
 type List struct {
 	ml      *memberlist.Memberlist
+	dials   *dialTracker
 	log     logr.Logger
 	changes chan struct{}
 
@@ -89,6 +97,9 @@ func New(opts Options) (*List, error) {
 	if opts.Key == "" && !opts.Insecure {
 		return nil, ErrNoKey
 	}
+	if opts.Key == "" && len(opts.OldKeys) > 0 {
+		return nil, errors.New("member: OldKeys without Key: the key to send with is required")
+	}
 	l := &List{log: opts.Logger, changes: make(chan struct{}, 1)}
 
 	cfg := tunedConfig()
@@ -99,18 +110,52 @@ func New(opts Options) (*List, error) {
 	cfg.AdvertisePort = opts.Port
 	cfg.Label = Label
 	if opts.Key != "" {
-		key := sha256.Sum256([]byte(opts.Key))
-		cfg.SecretKey = key[:]
+		kr, err := Keyring(opts.Key, opts.OldKeys)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Keyring = kr
 	}
 	cfg.Events = &eventDelegate{notify: l.notify}
 	cfg.Logger = log.New(logWriter{opts.Logger}, "", 0)
 
+	where := netip.AddrPortFrom(opts.BindAddr, uint16(opts.Port))
+	tr, err := newTransport(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("member: start gossip on %s: %w", where, err)
+	}
+	cfg.Transport = tr
 	ml, err := memberlist.Create(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("member: start gossip on %s: %w", netip.AddrPortFrom(opts.BindAddr, uint16(opts.Port)), err)
+		_ = tr.Shutdown()
+		return nil, fmt.Errorf("member: start gossip on %s: %w", where, err)
 	}
-	l.ml = ml
+	l.ml, l.dials = ml, tr
 	return l, nil
+}
+
+// Keyring holds the AES-256 keys derived from key, which seals everything
+// sent, and from oldKeys, which only open what arrives. memberlist tries
+// every key of the ring on what it receives, so a rotation in three rolling
+// restarts never splits the speakers: (1) add the new secret to oldKeys,
+// (2) make it the key and the previous one an old key, (3) drop the old key.
+// At every step each speaker opens what any other sends.
+func Keyring(key string, oldKeys []string) (*memberlist.Keyring, error) {
+	derive := func(s string) []byte {
+		k := sha256.Sum256([]byte(s))
+		return k[:]
+	}
+	var old [][]byte
+	for _, k := range oldKeys {
+		if k != "" && k != key {
+			old = append(old, derive(k))
+		}
+	}
+	kr, err := memberlist.NewKeyring(old, derive(key))
+	if err != nil {
+		return nil, fmt.Errorf("member: keyring: %w", err)
+	}
+	return kr, nil
 }
 
 // tunedConfig is memberlist's LAN profile with failure detection tightened
@@ -166,24 +211,68 @@ func tunedConfig() *memberlist.Config {
 	return cfg
 }
 
+// Outcome is how an address answered a join: whether a speaker listens
+// there, and whether it shares this one's key.
+type Outcome int
+
+const (
+	// Joined: a speaker with this key answered; it is live now.
+	Joined Outcome = iota + 1
+	// Rejected: something accepted the connection but the exchange failed:
+	// most likely a speaker with another key.
+	Rejected
+	// Refused: the connection was refused: nothing listens there, so no
+	// speaker runs on that node (or it has not started yet).
+	Refused
+	// Unreachable: no answer in time, or no route: the node is down, or the
+	// port is filtered on the way.
+	Unreachable
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Joined:
+		return "joined"
+	case Rejected:
+		return "rejected"
+	case Refused:
+		return "refused"
+	case Unreachable:
+		return "unreachable"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// JoinResult holds the outcome of each address joined. Addresses still
+// being tried when the context ended are absent.
+type JoinResult map[netip.AddrPort]Outcome
+
+// Count is the number of addresses with outcome o.
+func (r JoinResult) Count(o Outcome) int {
+	n := 0
+	for _, got := range r {
+		if got == o {
+			n++
+		}
+	}
+	return n
+}
+
 // Join contacts the given members (InternalIP and memberlist port of other
-// nodes) in parallel and returns how many answered. One answer is enough to
+// nodes) in parallel and says how each answered. One answer is enough to
 // learn the whole cluster. Addresses that do not answer are only logged: they
 // are joined again on the caller's next attempt.
-func (l *List) Join(ctx context.Context, addrs []netip.AddrPort) int {
+func (l *List) Join(ctx context.Context, addrs []netip.AddrPort) JoinResult {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	joined := 0
+	out := JoinResult{}
 	for _, a := range addrs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n, err := l.ml.Join([]string{a.String()})
-			if err != nil {
-				l.log.V(1).Info("Memberlist join failed", "address", a.String(), "error", err.Error())
-			}
+			o := l.joinOne(a)
 			mu.Lock()
-			joined += n
+			out[a] = o
 			mu.Unlock()
 		}()
 	}
@@ -195,7 +284,93 @@ func (l *List) Join(ctx context.Context, addrs []netip.AddrPort) int {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return joined
+	return maps.Clone(out)
+}
+
+func (l *List) joinOne(a netip.AddrPort) Outcome {
+	l.dials.forget(a.String())
+	n, err := l.ml.Join([]string{a.String()})
+	if err == nil && n > 0 {
+		return Joined
+	}
+	dialed, dialErr := l.dials.last(a.String())
+	o := classify(dialed, dialErr)
+	msg := "<nil>"
+	if err != nil {
+		msg = err.Error()
+	}
+	l.log.V(1).Info("Memberlist join failed", "address", a.String(), "outcome", o.String(), "error", msg)
+	return o
+}
+
+// classify tells why a join failed from its TCP dial: memberlist's own error
+// is flattened into text, the dial's is not.
+func classify(dialed bool, dialErr error) Outcome {
+	switch {
+	case !dialed:
+		return Unreachable
+	case dialErr == nil:
+		return Rejected // connected, then the exchange failed
+	case errors.Is(dialErr, syscall.ECONNREFUSED):
+		return Refused
+	default:
+		return Unreachable
+	}
+}
+
+// dialTracker is memberlist's own network transport, keeping the error of
+// the last TCP dial to each address so that a failed join can tell "nothing
+// listens" from "a speaker listens but does not share the key".
+type dialTracker struct {
+	*memberlist.NetTransport
+
+	mu    sync.Mutex
+	dials map[string]error // by "ip:port"
+}
+
+// newTransport binds TCP and UDP on cfg's address and port. Port 0 picks a
+// port free for both, retrying as memberlist itself does (another process may
+// take the UDP port between the two binds), and writes it back to cfg.
+func newTransport(cfg *memberlist.Config) (*dialTracker, error) {
+	nc := &memberlist.NetTransportConfig{BindAddrs: []string{cfg.BindAddr}, BindPort: cfg.BindPort, Logger: cfg.Logger}
+	tries := 1
+	if cfg.BindPort == 0 {
+		tries = 10
+	}
+	var err error
+	for range tries {
+		var nt *memberlist.NetTransport
+		if nt, err = memberlist.NewNetTransport(nc); err == nil {
+			if cfg.BindPort == 0 {
+				cfg.BindPort = nt.GetAutoBindPort()
+				cfg.AdvertisePort = cfg.BindPort
+			}
+			return &dialTracker{NetTransport: nt, dials: map[string]error{}}, nil
+		}
+	}
+	return nil, err
+}
+
+func (t *dialTracker) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	conn, err := t.NetTransport.DialAddressTimeout(a, timeout)
+	t.mu.Lock()
+	t.dials[a.Addr] = err
+	t.mu.Unlock()
+	return conn, err
+}
+
+func (t *dialTracker) forget(addr string) {
+	t.mu.Lock()
+	delete(t.dials, addr)
+	t.mu.Unlock()
+}
+
+// last is the error of the last dial to addr, and whether there was one.
+func (t *dialTracker) last(addr string) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	err, ok := t.dials[addr]
+	return ok, err
 }
 
 // Live returns the names of the members believed alive, this one included
