@@ -10,9 +10,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -99,6 +101,7 @@ func TestUpgrade(t *testing.T) {
 		return sec
 	}
 	keyBefore := get("ironlb-memberlist").Data["key"]
+	checksumBefore := speakerChecksum(t, s)
 	// The webhook Secret as the controller fills it (or the empty one the
 	// chart creates, when no controller ran yet).
 	certBefore := get("ironlb-webhook-cert").Data
@@ -108,6 +111,10 @@ func TestUpgrade(t *testing.T) {
 
 	if diff := cmp.Diff(string(keyBefore), string(get("ironlb-memberlist").Data["key"])); diff != "" {
 		t.Errorf("helm upgrade changed the memberlist key (-before +after):\n%s", diff)
+	}
+	// The same key, so the speakers are not restarted.
+	if after := speakerChecksum(t, s); after != checksumBefore {
+		t.Errorf("helm upgrade changed the speakers' %s from %s to %s: they would restart for nothing", checksumAnnotation, checksumBefore, after)
 	}
 	if diff := cmp.Diff(certBefore, get("ironlb-webhook-cert").Data); diff != "" {
 		t.Errorf("helm upgrade changed the webhook certificate (-before +after):\n%s", diff)
@@ -127,9 +134,63 @@ func TestUpgrade(t *testing.T) {
 	}
 }
 
+// speakerChecksum is the installed speakers' checksum/memberlist-key.
+func speakerChecksum(t *testing.T, s *apiServer) string {
+	t.Helper()
+	var ds appsv1.DaemonSet
+	if err := s.admin.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: "ironlb-speaker"}, &ds); err != nil {
+		t.Fatal(err)
+	}
+	sum := ds.Spec.Template.Annotations[checksumAnnotation]
+	if sum == "" {
+		t.Fatalf("the speakers' pod template has no %s", checksumAnnotation)
+	}
+	return sum
+}
+
+// A key rotation through values: the first step adds the new key to
+// oldKeys; the generated key stays, the Secret gains oldKeys and the
+// checksum changes, which rolls the speakers. Undoing it gives the checksum
+// of the same key back: it follows the content, not the render.
+func TestMemberlistRotationRestartsSpeakers(t *testing.T) {
+	s := installed(t)
+	get := func() corev1.Secret {
+		t.Helper()
+		var sec corev1.Secret
+		if err := s.admin.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: "ironlb-memberlist"}, &sec); err != nil {
+			t.Fatal(err)
+		}
+		return sec
+	}
+	upgrade := func(set string) {
+		t.Helper()
+		mustHelm(t, s.kubeconfig, "upgrade", release, chartDir(t), "--namespace", namespace, "--reuse-values", "--set", set)
+	}
+	before, checksum := get(), speakerChecksum(t, s)
+
+	upgrade("speaker.memberlist.oldKeys={the-next-key}")
+	rotating := get()
+	if string(rotating.Data["key"]) != string(before.Data["key"]) || string(rotating.Data["oldKeys"]) != "the-next-key" {
+		t.Errorf("Secret after step 1: key changed %v, oldKeys %q; want the same key and oldKeys the-next-key",
+			string(rotating.Data["key"]) != string(before.Data["key"]), rotating.Data["oldKeys"])
+	}
+	if speakerChecksum(t, s) == checksum {
+		t.Error("adding an old key left the checksum as it was: the speakers would not pick it up")
+	}
+
+	upgrade("speaker.memberlist.oldKeys={}")
+	if _, ok := get().Data["oldKeys"]; ok {
+		t.Error("oldKeys still in the Secret after it was removed from values")
+	}
+	if got := speakerChecksum(t, s); got != checksum {
+		t.Errorf("checksum %s after undoing the rotation, want the first one %s", got, checksum)
+	}
+}
+
 // A second release, in its own namespace and with its own names, installs
 // beside the first and uninstalls without a trace but the CRDs, which helm
-// leaves for the first.
+// leaves for the first, and the namespace of BGP password Secrets, which
+// holds the user's Secrets and is kept on purpose.
 func TestUninstall(t *testing.T) {
 	s := installed(t)
 	const rel, ns = "second", "ironlb-second"
@@ -142,15 +203,19 @@ func TestUninstall(t *testing.T) {
 		t.Errorf("second release: objects missing (-manifest +live):\n%s", diff)
 	}
 	for _, o := range manifest {
-		if strings.HasPrefix(o.GetName(), release+"-") {
+		// The BGP Secrets' namespace is named after this release's
+		// namespace, "ironlb-second", not after a release.
+		if strings.HasPrefix(o.GetName(), release+"-") && !strings.HasPrefix(o.GetName(), ns+"-") {
 			t.Errorf("second release's %s %s has the first release's name", o.GetKind(), o.GetName())
 		}
 	}
 
 	mustHelm(t, s.kubeconfig, "uninstall", rel, "--namespace", ns, "--wait")
-	if live := liveObjects(t, s, manifest); len(live) != 0 {
-		t.Errorf("left behind by helm uninstall: %v", live)
+	kept := "Namespace/" + ns + "-bgp-secrets"
+	if diff := cmp.Diff([]string{kept}, liveObjects(t, s, manifest)); diff != "" {
+		t.Errorf("left behind by helm uninstall (-want +got):\n%s", diff)
 	}
+	_ = s.admin.Delete(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns + "-bgp-secrets"}})
 	var crds apiextensionsv1.CustomResourceDefinitionList
 	if err := s.admin.List(context.Background(), &crds); err != nil {
 		t.Fatal(err)

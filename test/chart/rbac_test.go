@@ -1,6 +1,7 @@
 package chart
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,5 +60,30 @@ func TestRBACMatchesGenerated(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Issue 9: who may read which Secrets. No ClusterRole grants any; the
+// controller's grant names its webhook Secret, reads included; the
+// speaker's lives in the namespace of BGP password Secrets, never in the
+// release namespace, which holds the webhook's keys and the memberlist key.
+func TestSecretGrants(t *testing.T) {
+	var got []string
+	for _, o := range render(t) {
+		if o.GetKind() != "ClusterRole" && o.GetKind() != "Role" {
+			continue
+		}
+		for _, r := range convert[rbacv1.ClusterRole](t, o).Rules {
+			if slices.Contains(r.APIGroups, "") && slices.Contains(r.Resources, "secrets") {
+				got = append(got, fmt.Sprintf("%s %s/%s: %v %v", o.GetKind(), o.GetNamespace(), o.GetName(), r.Verbs, r.ResourceNames))
+			}
+		}
+	}
+	want := []string{
+		"Role ironlb-system/ironlb-controller: [list watch update] [ironlb-webhook-cert]",
+		"Role ironlb-system-bgp-secrets/ironlb-speaker: [list watch] []",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Secret grants (-want +got):\n%s", diff)
 	}
 }

@@ -3,6 +3,7 @@ package chart
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 )
 
 func TestHelmLint(t *testing.T) {
@@ -51,10 +53,14 @@ type workloads struct {
 	SpeakerImage        string
 	SpeakerArgs         []string
 	SpeakerEnv          []corev1.EnvVar
+	SpeakerProbeHost    string // httpGet.host of both probes ("" = the pod's IP)
 	SpeakerCapabilities []corev1.Capability
 	SpeakerResources    corev1.ResourceRequirements
 	SpeakerNodeSelector map[string]string
 	SpeakerTolerations  []corev1.Toleration
+	// SpeakerSecretsNamespace holds the speaker's Role and RoleBinding: the
+	// only namespace it may read Secrets in.
+	SpeakerSecretsNamespace string
 }
 
 func convert[T any](t testing.TB, u *unstructured.Unstructured) *T {
@@ -86,10 +92,25 @@ func summarize(t testing.TB, objs []*unstructured.Unstructured) workloads {
 			w.SpeakerCapabilities = c.SecurityContext.Capabilities.Add
 			w.SpeakerNodeSelector = ds.Spec.Template.Spec.NodeSelector
 			w.SpeakerTolerations = ds.Spec.Template.Spec.Tolerations
+			w.SpeakerProbeHost = probeHost(t, c)
+		case "Role", "RoleBinding":
+			if strings.HasSuffix(o.GetName(), "-speaker") {
+				w.SpeakerSecretsNamespace = o.GetNamespace()
+			}
 		}
 	}
 	sort.Strings(w.Objects)
 	return w
+}
+
+// probeHost is the host both probes of c are sent to; they must agree.
+func probeHost(t testing.TB, c corev1.Container) string {
+	t.Helper()
+	live, ready := c.LivenessProbe.HTTPGet.Host, c.ReadinessProbe.HTTPGet.Host
+	if live != ready {
+		t.Errorf("liveness probe host %q, readiness probe host %q: want the same", live, ready)
+	}
+	return live
 }
 
 func defaultWorkloads() workloads {
@@ -99,11 +120,14 @@ func defaultWorkloads() workloads {
 			"ClusterRole/ironlb-controller", "ClusterRole/ironlb-speaker",
 			"ClusterRoleBinding/ironlb-controller", "ClusterRoleBinding/ironlb-speaker",
 			"DaemonSet/ironlb-speaker", "Deployment/ironlb-controller",
+			"Namespace/ironlb-system-bgp-secrets",
 			"Role/ironlb-controller", "Role/ironlb-speaker",
 			"RoleBinding/ironlb-controller", "RoleBinding/ironlb-speaker",
 			"Secret/ironlb-memberlist", "Secret/ironlb-webhook-cert",
 			"Service/ironlb-controller-metrics", "Service/ironlb-speaker-metrics", "Service/ironlb-webhook",
 			"ServiceAccount/ironlb-controller", "ServiceAccount/ironlb-speaker",
+			"ValidatingAdmissionPolicy/ironlb-controller-service-writes",
+			"ValidatingAdmissionPolicyBinding/ironlb-controller-service-writes",
 			"ValidatingWebhookConfiguration/ironlb-validating-webhook-configuration",
 		},
 		ControllerReplicas: 1,
@@ -128,21 +152,28 @@ func defaultWorkloads() workloads {
 		ControllerResources:    resources("50m", "64Mi", "256Mi"),
 		ControllerNodeSelector: linux,
 		SpeakerImage:           "ghcr.io/ironlb/ironlb-speaker:0.1.0",
+		// Metrics and probes listen on the node's IP only, not on every
+		// address of the host (its other networks, pod bridges).
 		SpeakerArgs: []string{
 			"--load-balancer-class=ironlb.io/ironlb",
 			"--default-class=true",
-			"--metrics-bind-address=:7472",
-			"--health-probe-bind-address=:7473",
+			"--metrics-bind-address=[$(HOST_IP)]:7472",
+			"--health-probe-bind-address=[$(HOST_IP)]:7473",
 			"--memberlist-port=7946",
 			"--bgp-listen-port=-1",
-			"--secret-namespace=$(POD_NAMESPACE)",
+			"--secret-namespace=ironlb-system-bgp-secrets",
 			"--log-level=info",
 		},
 		SpeakerEnv: []corev1.EnvVar{
 			{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+			{Name: "HOST_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.hostIP"}}},
 			{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 			{Name: "IRONLB_MEMBERLIST_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "ironlb-memberlist"}, Key: "key",
+			}}},
+			// Keys still accepted during a rotation, when the Secret has any.
+			{Name: "IRONLB_MEMBERLIST_OLD_KEYS", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "ironlb-memberlist"}, Key: "oldKeys", Optional: ptr.To(true),
 			}}},
 		},
 		SpeakerCapabilities: []corev1.Capability{"NET_RAW"},
@@ -152,6 +183,7 @@ func defaultWorkloads() workloads {
 			{Key: "node-role.kubernetes.io/control-plane", Operator: "Exists", Effect: "NoSchedule"},
 			{Key: "node-role.kubernetes.io/master", Operator: "Exists", Effect: "NoSchedule"},
 		},
+		SpeakerSecretsNamespace: "ironlb-system-bgp-secrets",
 	}
 }
 
@@ -177,6 +209,7 @@ controller:
   nodeSelector: {node-role.kubernetes.io/infra: ""}
   tolerations: [{key: infra, operator: Exists, effect: NoSchedule}]
   extraArgs: [--kube-api-qps=50]
+  restrictServiceWrites: false
 speaker:
   image: {repository: registry.example/ironlb-speaker, tag: v9}
   logLevel: error
@@ -184,7 +217,12 @@ speaker:
   nodeSelector: {ironlb.io/speaker: "true"}
   tolerations: [{operator: Exists}]
   memberlist: {port: 7947}
-  bgp: {listenPort: 179}
+  metrics: {bindAddress: 0.0.0.0}
+  healthBindAddress: 2001:db8::11
+  bgp:
+    listenPort: 179
+    listenAddress: 192.0.2.11,2001:db8::11
+    secretsNamespace: {name: bgp-passwords, create: false}
 webhook: {enabled: false}
 prometheus:
   serviceMonitor: {enabled: true}
@@ -205,7 +243,10 @@ prometheus:
 			want: func(w *workloads) {
 				w.Objects = append(w.Objects, "PrometheusRule/ironlb", "ServiceMonitor/ironlb-controller", "ServiceMonitor/ironlb-speaker")
 				w.Objects = remove(w.Objects, "Secret/ironlb-webhook-cert", "Service/ironlb-webhook",
-					"ValidatingWebhookConfiguration/ironlb-validating-webhook-configuration")
+					"ValidatingWebhookConfiguration/ironlb-validating-webhook-configuration",
+					"Namespace/ironlb-system-bgp-secrets",
+					"ValidatingAdmissionPolicy/ironlb-controller-service-writes",
+					"ValidatingAdmissionPolicyBinding/ironlb-controller-service-writes")
 				sort.Strings(w.Objects)
 				w.ControllerReplicas = 3
 				w.ControllerImage = "registry.example/ironlb-controller:v9"
@@ -228,13 +269,16 @@ prometheus:
 				w.SpeakerArgs = []string{
 					"--load-balancer-class=example.com/bare-metal",
 					"--default-class=false",
-					"--metrics-bind-address=:7472",
-					"--health-probe-bind-address=:7473",
+					"--metrics-bind-address=0.0.0.0:7472",
+					"--health-probe-bind-address=[2001:db8::11]:7473",
 					"--memberlist-port=7947",
 					"--bgp-listen-port=179",
-					"--secret-namespace=$(POD_NAMESPACE)",
+					"--bgp-listen-address=192.0.2.11,2001:db8::11",
+					"--secret-namespace=bgp-passwords",
 					"--log-level=error",
 				}
+				w.SpeakerProbeHost = "2001:db8::11"
+				w.SpeakerSecretsNamespace = "bgp-passwords"
 				w.SpeakerCapabilities = []corev1.Capability{"NET_RAW", "NET_BIND_SERVICE"}
 				w.SpeakerResources = resources("10m", "32Mi", "128Mi")
 				w.SpeakerNodeSelector = map[string]string{"ironlb.io/speaker": "true", "kubernetes.io/os": "linux"}
@@ -249,14 +293,42 @@ prometheus:
 			},
 		},
 		{
+			// GoBGP listens on these instead of the node's InternalIPs.
+			name: "BGP listening on chosen addresses",
+			args: []string{"--set", "speaker.bgp.listenPort=1790,speaker.bgp.listenAddress=198.51.100.7"},
+			want: func(w *workloads) {
+				w.SpeakerArgs[5] = "--bgp-listen-port=1790"
+				w.SpeakerArgs = slices.Insert(w.SpeakerArgs, 6, "--bgp-listen-address=198.51.100.7")
+			},
+		},
+		{
+			name: "speaker endpoints on every address again",
+			args: []string{"--set", "speaker.metrics.bindAddress=::,speaker.healthBindAddress=0.0.0.0"},
+			want: func(w *workloads) {
+				w.SpeakerArgs[2] = "--metrics-bind-address=[::]:7472"
+				w.SpeakerArgs[3] = "--health-probe-bind-address=0.0.0.0:7473"
+			},
+		},
+		{
+			name: "BGP password Secrets in a namespace of the user's",
+			args: []string{"--set", "speaker.bgp.secretsNamespace.name=bgp-passwords,speaker.bgp.secretsNamespace.create=false"},
+			want: func(w *workloads) {
+				w.Objects = remove(w.Objects, "Namespace/ironlb-system-bgp-secrets")
+				w.SpeakerArgs[6] = "--secret-namespace=bgp-passwords"
+				w.SpeakerSecretsNamespace = "bgp-passwords"
+			},
+		},
+		{
 			name: "controller alone",
 			args: []string{"--set", "speaker.enabled=false"},
 			want: func(w *workloads) {
 				w.Objects = remove(w.Objects, "ClusterRole/ironlb-speaker", "ClusterRoleBinding/ironlb-speaker",
 					"DaemonSet/ironlb-speaker", "Role/ironlb-speaker", "RoleBinding/ironlb-speaker",
-					"Secret/ironlb-memberlist", "Service/ironlb-speaker-metrics", "ServiceAccount/ironlb-speaker")
+					"Secret/ironlb-memberlist", "Service/ironlb-speaker-metrics", "ServiceAccount/ironlb-speaker",
+					"Namespace/ironlb-system-bgp-secrets")
 				w.SpeakerImage, w.SpeakerArgs, w.SpeakerEnv, w.SpeakerCapabilities = "", nil, nil, nil
 				w.SpeakerResources, w.SpeakerNodeSelector, w.SpeakerTolerations = corev1.ResourceRequirements{}, nil, nil
+				w.SpeakerSecretsNamespace = ""
 			},
 		},
 		{
@@ -264,7 +336,8 @@ prometheus:
 			args: []string{"--set", "speaker.memberlist.existingSecret=my-key"},
 			want: func(w *workloads) {
 				w.Objects = remove(w.Objects, "Secret/ironlb-memberlist")
-				w.SpeakerEnv[2].ValueFrom.SecretKeyRef.Name = "my-key"
+				w.SpeakerEnv[3].ValueFrom.SecretKeyRef.Name = "my-key"
+				w.SpeakerEnv[4].ValueFrom.SecretKeyRef.Name = "my-key"
 			},
 		},
 		{
@@ -272,13 +345,18 @@ prometheus:
 			args: []string{"--set", "fullnameOverride=lb"},
 			want: func(w *workloads) {
 				for i, o := range w.Objects {
-					w.Objects[i] = strings.Replace(o, "/ironlb-", "/lb-", 1)
+					// The BGP Secrets' namespace follows the release's
+					// namespace, not the object names.
+					if !strings.HasPrefix(o, "Namespace/") {
+						w.Objects[i] = strings.Replace(o, "/ironlb-", "/lb-", 1)
+					}
 				}
 				sort.Strings(w.Objects)
 				w.ControllerArgs[12] = "--webhook-secret-name=lb-webhook-cert"
 				w.ControllerArgs[13] = "--webhook-service-name=lb-webhook"
 				w.ControllerArgs[14] = "--webhook-configuration-name=lb-validating-webhook-configuration"
-				w.SpeakerEnv[2].ValueFrom.SecretKeyRef.Name = "lb-memberlist"
+				w.SpeakerEnv[3].ValueFrom.SecretKeyRef.Name = "lb-memberlist"
+				w.SpeakerEnv[4].ValueFrom.SecretKeyRef.Name = "lb-memberlist"
 			},
 		},
 	}
@@ -394,6 +472,14 @@ func TestValuesSchemaRejectsMistakes(t *testing.T) {
 		{"port out of range", "webhook.port=70000", "at '/webhook/port'"},
 		{"class with spaces", "loadBalancerClass=my class", "at '/loadBalancerClass'"},
 		{"flag without dashes", "controller.extraArgs[0]=workers=3", "at '/controller/extraArgs/0'"},
+		{"bind address with a port", "speaker.metrics.bindAddress=192.0.2.1:7472", "at '/speaker/metrics/bindAddress'"},
+		{"bind address in brackets", "speaker.healthBindAddress=[2001:db8::1]", "at '/speaker/healthBindAddress'"},
+		{"BGP listen address with a port", "speaker.bgp.listenAddress=192.0.2.1:179", "at '/speaker/bgp/listenAddress'"},
+		{"an old key with a comma", "speaker.memberlist.oldKeys[0]=a\\,b", "at '/speaker/memberlist/oldKeys/0'"},
+		// The speakers may read every Secret of that namespace: never the
+		// release's own, which holds the webhook's keys.
+		{"BGP Secrets in the release namespace", "speaker.bgp.secretsNamespace.name=default",
+			"speaker.bgp.secretsNamespace.name must not be the release namespace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -125,7 +125,7 @@ func TestWebhooks(t *testing.T) {
 			`spec.peers[1]: Not found: "wh-router-b": no BGPPeer of this name exists; create it first`},
 		{"BGP: community out of range", &v1beta1.BGPAdvertisement{ObjectMeta: metav1.ObjectMeta{Name: "wh-bgp-comm"},
 			Spec: v1beta1.BGPAdvertisementSpec{Communities: []string{"64512:70000"}}},
-			`spec.communities[0]: Invalid value: "64512:70000": "70000" is not a 16-bit number`},
+			`spec.communities[0]: Invalid value: "64512:70000": part 2 70000 is out of range 0-65535`},
 		{"peer: valid with timers and password", peerOf("wh-peer-ok", func(s *v1beta1.BGPPeerSpec) {
 			s.HoldTime, s.KeepaliveTime = dur("9s"), dur("3s")
 			s.PasswordSecret = &v1beta1.SecretKeyRef{Name: "peer-secret", Namespace: namespace}

@@ -227,7 +227,7 @@ func TestBGPPassword(t *testing.T) {
 	l := newLab(t, lab.Options{Router: &lab.RouterConfig{Neighbors: routerNeighbors(lab.NodeASN, password)}})
 	ctx := t.Context()
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: lab.SystemNamespace, Name: "router-password"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: lab.BGPSecretNamespace, Name: "router-password"},
 		StringData: map[string]string{"password": "not-" + password},
 	}
 	objs := bgpObjects(l, lab.NodeASN)

@@ -35,8 +35,12 @@ const (
 	MemberlistPort     = 7946
 )
 
-// SystemNamespace is where IronLB's components and Secrets live.
-const SystemNamespace = "ironlb-system"
+// SystemNamespace is where IronLB's components live, and BGPSecretNamespace
+// the only namespace speakers read BGP password Secrets from.
+const (
+	SystemNamespace    = "ironlb-system"
+	BGPSecretNamespace = "ironlb-system-bgp-secrets"
+)
 
 // createNodes creates the ironlb-system namespace and one Ready Node object
 // per node host, with its addresses as InternalIPs.
@@ -46,9 +50,11 @@ func (l *Lab) createNodes(ctx context.Context) error {
 		// installing test's to create.
 		return nil
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SystemNamespace}}
-	if err := l.Kube.Create(ctx, ns); err != nil {
-		return err
+	for _, name := range []string{SystemNamespace, BGPSecretNamespace} {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if err := l.Kube.Create(ctx, ns); err != nil {
+			return err
+		}
 	}
 	// The API server creates "default" shortly after it starts serving.
 	err := Poll(ctx, 30*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
