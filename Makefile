@@ -40,6 +40,25 @@ lint: ## gofmt check, go vet, and go.mod/go.sum tidy
 	$(GO) vet ./...
 	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit"; exit 1; }
 
+# Fuzz targets make test runs briefly; a failing input lands in
+# <pkg>/testdata/fuzz/<target>/ and is replayed by every later go test.
+FUZZTIME ?= 5s
+FUZZ_TARGETS := \
+	./controllers/allocator:FuzzParseRange \
+	./controllers/allocator:FuzzRangeString \
+	./controllers/ipam:FuzzRequestFor \
+	./speaker/layer2:FuzzARPResponder \
+	./speaker/layer2:FuzzNDPResponder \
+	./speaker/layer2:FuzzAnnouncements
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for $(FUZZTIME) (make fuzz FUZZTIME=1m for a longer hunt)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
 .PHONY: lab-packages
 lab-packages: ## Install the Debian packages the lab uses, when missing (needs root)
 	@hack/install-lab-packages.sh
@@ -65,7 +84,7 @@ cluster: envtest ## Build (once, cached) kubelet, kube-proxy, kube-scheduler and
 	@hack/cluster.sh >/dev/null
 
 .PHONY: test
-test: verify-generate lint lab-packages envtest cluster helm images lab-images ## Every test: unit, envtest integration, chart, (as root) the lab and the lab cluster
+test: verify-generate lint fuzz lab-packages envtest cluster helm images lab-images ## Every test: unit, envtest integration, chart, (as root) the lab and the lab cluster
 	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) $(GO) test -race -count=1 $(RACE_PKGS)
 	KUBEBUILDER_ASSETS=$$(hack/envtest.sh) IRONLB_CLUSTER_ASSETS=$$(hack/cluster.sh) IRONLB_IMAGES=$(CURDIR)/dist $(GO) test -count=1 -timeout 40m $$($(GO) list ./... | grep -v -E 'ironlb/ironlb/(controllers|speaker)(/|$$)')
 

@@ -32,10 +32,10 @@ func nodeFrom(n *corev1.Node) announce.Node {
 	return out
 }
 
-// internalIP is the node's first InternalIP: the address its speaker gossips
+// InternalIP is the node's first InternalIP: the address its speaker gossips
 // on and the others join. Every speaker applies the same rule, so the address
 // one binds is the address the others dial.
-func internalIP(n *corev1.Node) (netip.Addr, bool) {
+func InternalIP(n *corev1.Node) (netip.Addr, bool) {
 	for _, a := range n.Status.Addresses {
 		if a.Type != corev1.NodeInternalIP {
 			continue

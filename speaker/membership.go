@@ -91,7 +91,7 @@ func (s *Speaker) peers(ctx context.Context, onlyMissing bool) []peer {
 		if n.Name == s.cfg.NodeName || live[n.Name] {
 			continue
 		}
-		if ip, ok := internalIP(n); ok {
+		if ip, ok := InternalIP(n); ok {
 			out = append(out, peer{node: n.Name, addr: netip.AddrPortFrom(ip, uint16(s.cfg.MemberlistPort))})
 		}
 	}
@@ -208,7 +208,7 @@ func expectedSpeaker(n *corev1.Node, live map[string]bool, reach map[string]memb
 	if live[n.Name] {
 		return true
 	}
-	if _, ok := internalIP(n); !ok {
+	if _, ok := InternalIP(n); !ok {
 		return false // no address to dial it at, nor for it to gossip on
 	}
 	return reach[n.Name] != member.Refused

@@ -114,7 +114,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	bind := opts.MemberlistBindAddress
 	if !bind.IsValid() {
 		var ok bool
-		if bind, ok = internalIP(&node); !ok {
+		if bind, ok = InternalIP(&node); !ok {
 			return fmt.Errorf("node %s has no InternalIP to gossip on: set --memberlist-bind-address", opts.NodeName)
 		}
 	}

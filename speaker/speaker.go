@@ -41,6 +41,9 @@ import (
 // (*layer2.Announcer).
 type L2Announcer interface {
 	SetOwned(owned map[netip.Addr][]string)
+	// Unannounced returns the owned addresses no interface could carry at
+	// the last interface scan, with why: for the L2Advertisement status.
+	Unannounced() map[netip.Addr]string
 }
 
 // BGPSpeaker advertises routes to peers (*bgp.Speaker).
@@ -93,6 +96,10 @@ type Speaker struct {
 	applied    atomic.Bool            // something was applied once: ready
 	isolation  atomic.Pointer[string] // why the speaker is isolated; nil when it is not
 	reach      reachability           // how other speakers answered their last join
+	// l2Owners: the addresses this node answers for at layer 2, each with
+	// the L2Advertisements that make it do so (see l2Owners); read by the
+	// L2Advertisement status loop.
+	l2Owners atomic.Pointer[map[netip.Addr][]string]
 
 	// Owned by Reconcile (MaxConcurrentReconciles is 1).
 	events        *eventTracker
@@ -190,6 +197,7 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 	res := announce.Compute(st.input)
 
 	s.l2.SetOwned(res.L2Owned(s.cfg.NodeName))
+	s.setL2Owners(l2Owners(st, res, s.cfg.NodeName))
 	bgpErr := s.applyBGP(ctx, st, res)
 	s.metrics.setAnnounced(res, s.cfg.NodeName)
 	s.emitEvents(st, res, live)
@@ -217,6 +225,7 @@ func (s *Speaker) kickJoinOnNewNodes(nodes []corev1.Node) {
 func (s *Speaker) claimNothing(ctx context.Context, st *clusterState) error {
 	var none announce.Result
 	s.l2.SetOwned(map[netip.Addr][]string{})
+	s.setL2Owners(map[netip.Addr][]string{})
 	err := s.applyBGP(ctx, st, none)
 	s.metrics.setAnnounced(none, s.cfg.NodeName)
 	s.kickStatus()
@@ -380,7 +389,7 @@ func (s *Speaker) kickJoin() {
 func nodesFingerprint(nodes []corev1.Node) string {
 	parts := make([]string, 0, len(nodes))
 	for i := range nodes {
-		ip, _ := internalIP(&nodes[i])
+		ip, _ := InternalIP(&nodes[i])
 		parts = append(parts, nodes[i].Name+"="+ip.String())
 	}
 	slices.Sort(parts)

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,15 +82,37 @@ func newClient(t *testing.T, cfg *rest.Config) client.Client {
 }
 
 // recordingL2 stands in for layer2.Announcer and keeps the last owned set.
+// The node's interfaces are links (eth0 unless set): an address whose named
+// interfaces are all missing has none to be announced on (Unannounced).
 type recordingL2 struct {
-	mu   sync.Mutex
-	last map[netip.Addr][]string
+	mu    sync.Mutex
+	last  map[netip.Addr][]string
+	links []string
 }
 
 func (r *recordingL2) SetOwned(owned map[netip.Addr][]string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.last = maps.Clone(owned)
+}
+
+// Unannounced plays layer2.Announcer's part, with its reason text: the
+// owned addresses whose named interfaces this node does not have.
+func (r *recordingL2) Unannounced() map[netip.Addr]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	links := r.links
+	if links == nil {
+		links = []string{"eth0"}
+	}
+	out := map[netip.Addr]string{}
+	for ip, names := range r.last {
+		if len(names) > 0 && !slices.ContainsFunc(names, func(n string) bool { return slices.Contains(links, n) }) {
+			out[ip] = fmt.Sprintf("none of the interfaces named in the L2Advertisement (%s) exists, is up and answers ARP/NDP",
+				strings.Join(names, ", "))
+		}
+	}
+	return out
 }
 
 func (r *recordingL2) owned() map[netip.Addr][]string {

@@ -41,7 +41,8 @@ func CacheOptions(secretNamespace string) cache.Options {
 }
 
 // SetupWithManager registers the speaker's controller and its background
-// loops (joining other speakers, writing BGP session status).
+// loops (joining other speakers, writing BGP session status and
+// L2Advertisement per-node status).
 func (s *Speaker) SetupWithManager(mgr ctrl.Manager) error {
 	s.reader = mgr.GetCache()
 	s.writer = mgr.GetClient()
@@ -74,6 +75,9 @@ func (s *Speaker) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	if err := mgr.Add(manager.RunnableFunc(s.runMembership)); err != nil {
+		return err
+	}
+	if err := mgr.Add(manager.RunnableFunc(s.runL2Status)); err != nil {
 		return err
 	}
 	return mgr.Add(manager.RunnableFunc(s.runSessionStatus))

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +31,10 @@ type Options struct {
 	ProbeAddr     string
 	LeaderElect   bool
 	LeaderElectNS string
+	// Leader-election timings, as kube-controller-manager names them.
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 	Class         string
 	DefaultClass  bool
 	Workers       int
@@ -46,6 +51,12 @@ func (o *Options) InitFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":7473", "Address the /healthz and /readyz probes bind to.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "Elect a leader through a Lease, so only one replica assigns addresses.")
 	fs.StringVar(&o.LeaderElectNS, "leader-election-namespace", "ironlb-system", "Namespace of the leader-election Lease.")
+	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second,
+		"How long a standby waits after the leader's last renewal before it takes the Lease over: the longest hand-over after a leader dies. Whole seconds.")
+	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second,
+		"How long the leader keeps trying to renew the Lease before it stops leading; shorter than --leader-elect-lease-duration.")
+	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", 2*time.Second,
+		"How often replicas try to acquire or renew the Lease.")
 	fs.StringVar(&o.Class, "load-balancer-class", v1beta1.DefaultLoadBalancerClass, "spec.loadBalancerClass of the Services handled.")
 	fs.BoolVar(&o.DefaultClass, "default-class", true, "Also handle LoadBalancer Services without spec.loadBalancerClass.")
 	fs.IntVar(&o.Workers, "workers", 16, "Services reconciled concurrently.")
@@ -66,6 +77,24 @@ func (o *Options) Validate() error {
 	}
 	if o.KubeAPIQPS <= 0 || o.KubeAPIBurst <= 0 {
 		errs = append(errs, errors.New("--kube-api-qps and --kube-api-burst must be positive"))
+	}
+	if o.LeaseDuration <= 0 || o.RenewDeadline <= 0 || o.RetryPeriod <= 0 {
+		errs = append(errs, errors.New("--leader-elect-lease-duration, --leader-elect-renew-deadline and --leader-elect-retry-period must be positive"))
+	} else {
+		// The Lease records its duration in whole seconds, and the other
+		// replicas go by that: 2.5s would let them take over after 2s,
+		// possibly before this leader's renew deadline stops it.
+		if o.LeaseDuration%time.Second != 0 {
+			errs = append(errs, fmt.Errorf("--leader-elect-lease-duration must be a whole number of seconds (the Lease records seconds), got %s", o.LeaseDuration))
+		}
+		// client-go's own rules: a leader must stop before its Lease can
+		// expire for the others, and get more than one try at renewing.
+		if o.RenewDeadline >= o.LeaseDuration {
+			errs = append(errs, fmt.Errorf("--leader-elect-renew-deadline (%s) must be shorter than --leader-elect-lease-duration (%s)", o.RenewDeadline, o.LeaseDuration))
+		}
+		if float64(o.RenewDeadline) <= 1.2*float64(o.RetryPeriod) {
+			errs = append(errs, fmt.Errorf("--leader-elect-renew-deadline (%s) must be longer than 1.2 x --leader-elect-retry-period (%s)", o.RenewDeadline, o.RetryPeriod))
+		}
 	}
 	errs = append(errs, o.Webhook.Validate())
 	return errors.Join(errs...)
@@ -112,6 +141,9 @@ func run(opts Options, log logr.Logger) error {
 		LeaderElectionID:              "ironlb-controller",
 		LeaderElectionNamespace:       opts.LeaderElectNS,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &opts.LeaseDuration,
+		RenewDeadline:                 &opts.RenewDeadline,
+		RetryPeriod:                   &opts.RetryPeriod,
 		WebhookServer:                 opts.Webhook.NewServer(),
 		Cache: cache.Options{
 			// Only namespace labels are read; keep the cache small.

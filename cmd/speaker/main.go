@@ -184,7 +184,7 @@ func onNode(opts *speaker.Options, node *corev1.Node) error {
 	if opts.MetricsBindAddress != "" && opts.HealthProbeBindAddress != "" {
 		return nil
 	}
-	ip, ok := internalIP(node)
+	ip, ok := speaker.InternalIP(node)
 	if !ok {
 		return fmt.Errorf("node %s has no InternalIP for metrics and probes: set %s, --metrics-bind-address and --health-probe-bind-address",
 			node.Name, HostIPEnv)
@@ -192,20 +192,6 @@ func onNode(opts *speaker.Options, node *corev1.Node) error {
 	opts.MetricsBindAddress = onHost(opts.MetricsBindAddress, ip, defaultMetricsPort)
 	opts.HealthProbeBindAddress = onHost(opts.HealthProbeBindAddress, ip, defaultProbePort)
 	return nil
-}
-
-// internalIP is the Node's first InternalIP, the address the speaker also
-// gossips on.
-func internalIP(n *corev1.Node) (netip.Addr, bool) {
-	for _, a := range n.Status.Addresses {
-		if a.Type != corev1.NodeInternalIP {
-			continue
-		}
-		if ip, err := netip.ParseAddr(a.Address); err == nil {
-			return ip.Unmap(), true
-		}
-	}
-	return netip.Addr{}, false
 }
 
 // parseLogLevel maps --log-level to zap: info is logr V(0), debug V(1), a

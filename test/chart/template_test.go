@@ -137,6 +137,9 @@ func defaultWorkloads() workloads {
 			"--default-class=true",
 			"--leader-elect=true",
 			"--leader-election-namespace=$(POD_NAMESPACE)",
+			"--leader-elect-lease-duration=15s",
+			"--leader-elect-renew-deadline=10s",
+			"--leader-elect-retry-period=2s",
 			"--metrics-bind-address=:7472",
 			"--health-probe-bind-address=:7473",
 			"--workers=16",
@@ -205,6 +208,7 @@ controller:
   image: {repository: registry.example/ironlb-controller, tag: v9}
   replicas: 3
   workers: 4
+  leaderElection: {leaseDuration: 30s, renewDeadline: 20s, retryPeriod: 4s}
   resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 512Mi}}
   nodeSelector: {node-role.kubernetes.io/infra: ""}
   tolerations: [{key: infra, operator: Exists, effect: NoSchedule}]
@@ -255,6 +259,9 @@ prometheus:
 					"--default-class=false",
 					"--leader-elect=true",
 					"--leader-election-namespace=$(POD_NAMESPACE)",
+					"--leader-elect-lease-duration=30s",
+					"--leader-elect-renew-deadline=20s",
+					"--leader-elect-retry-period=4s",
 					"--metrics-bind-address=:7472",
 					"--health-probe-bind-address=:7473",
 					"--workers=4",
@@ -352,9 +359,16 @@ prometheus:
 					}
 				}
 				sort.Strings(w.Objects)
-				w.ControllerArgs[12] = "--webhook-secret-name=lb-webhook-cert"
-				w.ControllerArgs[13] = "--webhook-service-name=lb-webhook"
-				w.ControllerArgs[14] = "--webhook-configuration-name=lb-validating-webhook-configuration"
+				for i, a := range w.ControllerArgs {
+					switch {
+					case strings.HasPrefix(a, "--webhook-secret-name="):
+						w.ControllerArgs[i] = "--webhook-secret-name=lb-webhook-cert"
+					case strings.HasPrefix(a, "--webhook-service-name="):
+						w.ControllerArgs[i] = "--webhook-service-name=lb-webhook"
+					case strings.HasPrefix(a, "--webhook-configuration-name="):
+						w.ControllerArgs[i] = "--webhook-configuration-name=lb-validating-webhook-configuration"
+					}
+				}
 				w.SpeakerEnv[3].ValueFrom.SecretKeyRef.Name = "lb-memberlist"
 				w.SpeakerEnv[4].ValueFrom.SecretKeyRef.Name = "lb-memberlist"
 			},
