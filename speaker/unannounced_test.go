@@ -195,10 +195,38 @@ func TestUnannouncedAddressShowsInStatus(t *testing.T) {
 		return nil
 	})
 
-	// Status is written on change only: several status rounds later the
+	// Status is written on change only: once the writes this change caused
+	// have landed (the Announced condition and the entries are applied
+	// separately, by different speakers), several status rounds later the
 	// object is the same.
+	settled = quietResourceVersion(t, c, "named", 2*time.Second)
 	time.Sleep(3 * time.Second)
 	if _, rv, err := nodeEntries(c, "named"); err != nil || rv != settled {
 		t.Errorf("L2Advertisement rewritten while nothing changed: resourceVersion %s, then %s (err %v)", settled, rv, err)
 	}
+}
+
+// quietResourceVersion waits until the L2Advertisement's resourceVersion
+// has not changed for quiet, and returns it.
+func quietResourceVersion(t *testing.T, c client.Client, name string, quiet time.Duration) string {
+	t.Helper()
+	_, rv, err := nodeEntries(c, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, now, err := nodeEntries(c, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now != rv {
+			rv, since = now, time.Now()
+		}
+		if time.Since(since) >= quiet {
+			return rv
+		}
+	}
+	t.Fatalf("L2Advertisement %s never stopped changing (last resourceVersion %s)", name, rv)
+	return ""
 }
