@@ -1,7 +1,7 @@
 // Package speaker is ironlb-speaker's Kubernetes side: it watches Services,
 // EndpointSlices, Nodes and IronLB's CRDs, runs the announce decision over
 // them and the live speakers, and hands this node's share to the layer-2
-// announcer and the BGP speaker (API.md "Which node announces").
+// announcer and the BGP speaker (the README's "Which node announces").
 //
 // Every change, whatever its kind, recomputes the whole decision from the
 // informer cache: one work item, coalesced, so a burst of changes costs one

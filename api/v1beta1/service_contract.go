@@ -1,6 +1,6 @@
 package v1beta1
 
-// Names IronLB reads and writes on core/v1 Services (API.md, "Service fields
+// Names IronLB reads and writes on core/v1 Services (the README, "Service fields
 // and annotations honoured").
 const (
 	// DefaultLoadBalancerClass is the spec.loadBalancerClass IronLB handles by default.

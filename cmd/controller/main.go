@@ -1,5 +1,5 @@
 // Command ironlb-controller assigns external IPs from IPAddressPools to
-// LoadBalancer Services. See API.md for its flags.
+// LoadBalancer Services. See the README for its flags.
 package main
 
 import (

@@ -1,6 +1,6 @@
 // Command ironlb-speaker announces load-balancer addresses from one node, by
 // ARP/NDP and BGP. It runs on every node (a DaemonSet with hostNetwork);
-// see package speaker for what it does and API.md for its flags.
+// see package speaker for what it does and the README for its flags.
 package main
 
 import (

@@ -1,5 +1,5 @@
 // Package allocator hands out load-balancer IPs from address pools, the core
-// of IronLB's IPAddressPool and Service contract (API.md, "IPAddressPool" and
+// of IronLB's IPAddressPool and Service contract (the README, "IPAddressPool" and
 // "Service fields and annotations honoured").
 //
 // The package knows nothing about Kubernetes objects: pools and requests are

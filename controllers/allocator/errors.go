@@ -6,7 +6,7 @@ import (
 )
 
 // Reasons carried by [Error]. They are the reasons of the Service condition
-// ironlb.io/IPAllocated and of AllocationFailed events, spelled as in API.md.
+// ironlb.io/IPAllocated and of AllocationFailed events, spelled as in the README.
 const (
 	// ReasonNoMatchingPool: no pool admits the Service for the families it
 	// needs, or the pool it names is missing, closed, of the wrong family or

@@ -1,5 +1,5 @@
 // Package announce decides which nodes announce each load-balancer address, as
-// API.md "Which node announces" specifies: node eligibility, the Local traffic
+// The README's "Which node announces" specifies: node eligibility, the Local traffic
 // policy rule, one layer-2 owner per address chosen by rendezvous hashing, and
 // the BGP routes each node advertises.
 //

@@ -75,7 +75,7 @@ func (r Range) Contains(ip netip.Addr) bool {
 
 // PoolSelector picks pools by name or by labels. A pool matches when it is
 // named in Names or matches one of Selectors; with neither set, every pool
-// matches (API.md: "empty and no selectors = all pools").
+// matches (the README: "empty and no selectors = all pools").
 type PoolSelector struct {
 	Names     []string
 	Selectors []labels.Selector

@@ -1,5 +1,5 @@
 // Package integration tests ironlb-controller against a real kube-apiserver
-// and etcd (controller-runtime's envtest): every row of API.md's Service
+// and etcd (controller-runtime's envtest): every row of the README's Service
 // table, every allocation failure reason, class handling, restarts, a
 // concurrent burst into a small pool, and IPAddressPool edits, deletion and
 // validation.

@@ -14,7 +14,7 @@ import (
 	"github.com/ironlb/ironlb/api/v1beta1"
 )
 
-// One test per row of API.md's "Service fields and annotations honoured"
+// One test per row of the README's "Service fields and annotations honoured"
 // table, plus what the controller writes. Class handling is in
 // class_test.go.
 

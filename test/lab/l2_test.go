@@ -18,7 +18,7 @@ import (
 	"github.com/ironlb/ironlb/test/lab"
 )
 
-// excludeLabel keeps a node out of external load balancers (API.md).
+// excludeLabel keeps a node out of external load balancers (the README).
 const excludeLabel = corev1.LabelNodeExcludeBalancers
 
 // l2Objects is the layer-2 setup every L2 test starts from: one pool of
@@ -31,7 +31,7 @@ func l2Objects() []client.Object {
 }
 
 // TestLayer2 checks, from the client namespace with arping and ndisc6, which
-// node answers for each address, under the rules of API.md "Which node
+// node answers for each address, under the rules of the README "Which node
 // announces".
 func TestLayer2(t *testing.T) {
 	l := newLab(t, lab.Options{SecondLAN: true})

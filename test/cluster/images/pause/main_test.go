@@ -57,7 +57,7 @@ func TestExitsOnSignal(t *testing.T) {
 func TestReap(t *testing.T) {
 	cmd := exec.Command("true")
 	if err := cmd.Start(); err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
 	deadline := time.Now().Add(10 * time.Second)
