@@ -121,19 +121,25 @@ type sessionEntry struct {
 // status.sessions in step with the BGP speaker, writing only on change.
 func (s *Speaker) runSessionStatus(ctx context.Context) error {
 	written := map[types.UID]sessionEntry{} // last write per peer object
-	t := time.NewTicker(sessionStatusInterval)
+	return s.everyApplied(ctx, sessionStatusInterval, s.statusKick, func(ctx context.Context) { s.syncSessionStatus(ctx, written) })
+}
+
+// everyApplied calls sync every interval, and at once when kick fires (a nil
+// kick never does), until ctx ends; it skips rounds until the speaker has
+// applied its first decision, so nothing is written from an empty state.
+func (s *Speaker) everyApplied(ctx context.Context, interval time.Duration, kick <-chan struct{}, sync func(context.Context)) error {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-s.statusKick:
+		case <-kick:
 		}
-		if !s.applied.Load() {
-			continue
+		if s.applied.Load() {
+			sync(ctx)
 		}
-		s.syncSessionStatus(ctx, written)
 	}
 }
 

@@ -377,18 +377,7 @@ func sameEntry(a, b v1beta1.L2NodeStatus) bool {
 // speaker, the Announced conditions with all the entries.
 func (s *Speaker) runL2Status(ctx context.Context) error {
 	recent := recentWrites{}
-	t := time.NewTicker(l2StatusInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		if s.applied.Load() {
-			s.syncL2Status(ctx, recent)
-		}
-	}
+	return s.everyApplied(ctx, l2StatusInterval, nil, func(ctx context.Context) { s.syncL2Status(ctx, recent) })
 }
 
 func (s *Speaker) syncL2Status(ctx context.Context, recent recentWrites) {
