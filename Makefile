@@ -44,8 +44,8 @@ lint: ## gofmt check, go vet, and go.mod/go.sum tidy
 # <pkg>/testdata/fuzz/<target>/ and is replayed by every later go test.
 FUZZTIME ?= 5s
 FUZZ_TARGETS := \
-	./controllers/allocator:FuzzParseRange \
-	./controllers/allocator:FuzzRangeString \
+	./api/iprange:FuzzParse \
+	./api/iprange:FuzzRangeString \
 	./controllers/ipam:FuzzRequestFor \
 	./speaker/layer2:FuzzARPResponder \
 	./speaker/layer2:FuzzNDPResponder \

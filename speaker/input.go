@@ -12,9 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/ironlb/ironlb/api/iprange"
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/api/v1beta1/validation"
-	"github.com/ironlb/ironlb/controllers/allocator"
 	"github.com/ironlb/ironlb/speaker/announce"
 )
 
@@ -127,7 +127,7 @@ func readyEndpointNodes(eps []discoveryv1.EndpointSlice) map[string][]string {
 func poolFrom(p *v1beta1.IPAddressPool) announce.Pool {
 	out := announce.Pool{Name: p.Name, Labels: p.Labels, NotReady: !poolReady(p)}
 	for _, a := range p.Spec.Addresses {
-		r, err := allocator.ParseRange(a)
+		r, err := iprange.Parse(a)
 		if err != nil {
 			continue
 		}

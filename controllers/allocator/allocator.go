@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/ironlb/ironlb/api/iprange"
 )
 
 // Port is one port of a Service, for deciding whether two Services may
@@ -29,7 +31,7 @@ type Request struct {
 	NamespaceLabels map[string]string
 	// Families is spec.ipFamilies: one or two distinct families in order of
 	// preference.
-	Families []Family
+	Families []iprange.Family
 	// Policy is spec.ipFamilyPolicy.
 	Policy FamilyPolicy
 	// IPs are exact addresses asked for, at most one per family. When set,
@@ -137,12 +139,12 @@ func New() *Allocator {
 type prepared struct {
 	Request
 	share      sharing
-	levels     [3][]Family   // family sets to try, best first
-	nLevels    int           // levels used
-	want       [2]netip.Addr // requested address per famIndex
-	old        *lease        // the Service's lease, if any
-	hasSticky  bool          // it has a lease or valid Current addresses
-	candidates []netip.Addr  // addresses it might share, best first; see shareIndex.candidates
+	levels     [3][]iprange.Family // family sets to try, best first
+	nLevels    int                 // levels used
+	want       [2]netip.Addr       // requested address per famIndex
+	old        *lease              // the Service's lease, if any
+	hasSticky  bool                // it has a lease or valid Current addresses
+	candidates []netip.Addr        // addresses it might share, best first; see shareIndex.candidates
 }
 
 func (rq *prepared) hasWant() bool { return len(rq.IPs) > 0 }
@@ -186,7 +188,7 @@ func prepare(req Request) (prepared, *Error) {
 	switch {
 	case len(fams) == 0:
 		return none, newError(ReasonInvalidRequest, "%s lists no IP family", svc)
-	case len(fams) > 2 || !fams[0].valid() || (len(fams) == 2 && (!fams[1].valid() || fams[0] == fams[1])):
+	case len(fams) > 2 || !fams[0].Valid() || (len(fams) == 2 && (!fams[1].Valid() || fams[0] == fams[1])):
 		return none, newError(ReasonInvalidRequest, "%s lists the IP families %v; expected IPv4, IPv6 or both", svc, fams)
 	}
 	switch req.Policy {
@@ -208,7 +210,7 @@ func prepare(req Request) (prepared, *Error) {
 	// Locals rather than fields of a prepared until the end: escape
 	// analysis would otherwise move req to the heap.
 	var want [2]netip.Addr
-	var levels [3][]Family
+	var levels [3][]iprange.Family
 	nLevels := 1
 	if len(req.IPs) > 0 {
 		ips := make([]netip.Addr, len(req.IPs))
@@ -217,7 +219,7 @@ func prepare(req Request) (prepared, *Error) {
 				return none, newError(ReasonInvalidRequest, "%s asks for an invalid IP address %q", svc, ip)
 			}
 			ip = ip.Unmap()
-			f := FamilyOf(ip)
+			f := iprange.FamilyOf(ip)
 			if !slices.Contains(fams, f) {
 				return none, newError(ReasonInvalidRequest, "%s asks for %s, an %s address, but its IP families under %s are %v", svc, ip, f, req.Policy, fams)
 			}
@@ -241,7 +243,7 @@ func prepare(req Request) (prepared, *Error) {
 		}
 		levels[0] = level
 	} else if len(fams) == 2 && req.Policy == PreferDualStack {
-		levels, nLevels = [3][]Family{fams, fams[:1], fams[1:]}, 3
+		levels, nLevels = [3][]iprange.Family{fams, fams[:1], fams[1:]}, 3
 	} else {
 		levels[0] = fams
 	}
@@ -456,7 +458,7 @@ const reasonNoNew = "noNew" // internal: NoNew forbade a fresh address
 
 // plan chooses one address of each family in fams from p, changing nothing
 // visible.
-func (a *Allocator) plan(p *poolState, fams []Family, rq *prepared, pl *plan) *Error {
+func (a *Allocator) plan(p *poolState, fams []iprange.Family, rq *prepared, pl *plan) *Error {
 	*pl = plan{pool: p}
 	for i, f := range fams {
 		pk, err := a.pickOne(p, f, rq, pl)
@@ -470,7 +472,7 @@ func (a *Allocator) plan(p *poolState, fams []Family, rq *prepared, pl *plan) *E
 	return nil
 }
 
-func (a *Allocator) pickOne(p *poolState, f Family, rq *prepared, pl *plan) (pick, *Error) {
+func (a *Allocator) pickOne(p *poolState, f iprange.Family, rq *prepared, pl *plan) (pick, *Error) {
 	fi := famIndex(f)
 	if ip := rq.want[fi]; ip.IsValid() {
 		r := a.index.lookup(ip)
@@ -493,7 +495,7 @@ func (a *Allocator) pickOne(p *poolState, f Family, rq *prepared, pl *plan) (pic
 	for src, ips := range rq.own() {
 		for i, ip := range ips {
 			ip, ok := ownAddr(ip)
-			if !ok || FamilyOf(ip) != f {
+			if !ok || iprange.FamilyOf(ip) != f {
 				continue
 			}
 			r := a.index.lookup(ip)
@@ -528,7 +530,7 @@ func (a *Allocator) pickOne(p *poolState, f Family, rq *prepared, pl *plan) (pic
 	}
 
 	for _, ip := range rq.candidates {
-		if FamilyOf(ip) != f {
+		if iprange.FamilyOf(ip) != f {
 			continue
 		}
 		if e := a.ips[keyOf(ip)]; e.rng.pool == p && a.claimable(ip, e.rng, e, rq) == nil {
@@ -782,11 +784,11 @@ func (a *Allocator) Stats(pool string) (PoolStats, bool) {
 		return PoolStats{}, false
 	}
 	s := PoolStats{AvailableIPv6: new(big.Int)}
-	for _, r := range p.ranges[famIndex(IPv4)] {
+	for _, r := range p.ranges[famIndex(iprange.IPv4)] {
 		s.AssignedIPv4 += int64(r.held)
 		s.AvailableIPv4 += r.available().Int64() // at most 2^32
 	}
-	for _, r := range p.ranges[famIndex(IPv6)] {
+	for _, r := range p.ranges[famIndex(iprange.IPv6)] {
 		s.AssignedIPv6 += int64(r.held)
 		s.AvailableIPv6.Add(s.AvailableIPv6, r.available())
 	}

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/ironlb/ironlb/api/iprange"
+
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -164,7 +166,7 @@ func TestAssignRequestedIP(t *testing.T) {
 			name:  "dual-stack pair from one pool",
 			pools: pools,
 			req: svc("x").with(func(r *Request) {
-				r.Families, r.Policy = []Family{IPv6, IPv4}, RequireDualStack
+				r.Families, r.Policy = []iprange.Family{iprange.IPv6, iprange.IPv4}, RequireDualStack
 				want(r, "192.0.2.9", "2001:db8::9")
 			}),
 			want: Assignment{IPs: ips("2001:db8::9", "192.0.2.9"), Pool: "lan"},
@@ -197,7 +199,7 @@ func TestAssignRequestedIP(t *testing.T) {
 			name:  "second family's address for a SingleStack service",
 			pools: pools,
 			req: svc("x").with(func(r *Request) {
-				r.Families = []Family{IPv4, IPv6}
+				r.Families = []iprange.Family{iprange.IPv4, iprange.IPv6}
 				want(r, "192.0.2.5", "2001:db8::5")
 			}),
 			wantReason: ReasonInvalidRequest,
@@ -206,7 +208,7 @@ func TestAssignRequestedIP(t *testing.T) {
 			name:  "two addresses of one family",
 			pools: pools,
 			req: svc("x").with(func(r *Request) {
-				r.Families, r.Policy = []Family{IPv4, IPv6}, PreferDualStack
+				r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, PreferDualStack
 				want(r, "192.0.2.5", "192.0.2.6")
 			}),
 			wantReason: ReasonInvalidRequest, wantMsg: "default/x asks for two IPv4 addresses, 192.0.2.5 and 192.0.2.6; at most one per family is allowed",
@@ -227,7 +229,7 @@ func TestAssignRequestedIP(t *testing.T) {
 			name:  "addresses in two pools",
 			pools: pools,
 			req: svc("x").with(func(r *Request) {
-				r.Families, r.Policy = []Family{IPv4, IPv6}, RequireDualStack
+				r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, RequireDualStack
 				want(r, "192.0.2.7", "2001:db8:2::7")
 			}),
 			wantReason: ReasonInvalidRequest,
@@ -236,7 +238,7 @@ func TestAssignRequestedIP(t *testing.T) {
 			name:  "RequireDualStack asking for one address",
 			pools: pools,
 			req: svc("x").with(func(r *Request) {
-				r.Families, r.Policy = []Family{IPv4, IPv6}, RequireDualStack
+				r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, RequireDualStack
 				want(r, "192.0.2.7")
 			}),
 			wantReason: ReasonInvalidRequest,
@@ -245,7 +247,7 @@ func TestAssignRequestedIP(t *testing.T) {
 			name:  "PreferDualStack asking for one address gets only it",
 			pools: pools,
 			req: svc("x").with(func(r *Request) {
-				r.Families, r.Policy = []Family{IPv4, IPv6}, PreferDualStack
+				r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, PreferDualStack
 				want(r, "2001:db8::7")
 			}),
 			want: Assignment{IPs: ips("2001:db8::7"), Pool: "lan"},
@@ -346,7 +348,7 @@ func TestAssignAdmission(t *testing.T) {
 		return []Pool{p}
 	}
 	inNS := func(ns string, nsLabels, svcLabels map[string]string) Request {
-		return Request{Service: ns + "/x", Namespace: ns, NamespaceLabels: nsLabels, Labels: svcLabels, Families: []Family{IPv4}}
+		return Request{Service: ns + "/x", Namespace: ns, NamespaceLabels: nsLabels, Labels: svcLabels, Families: []iprange.Family{iprange.IPv4}}
 	}
 	ok := Assignment{IPs: ips("192.0.2.0"), Pool: "restricted"}
 	nsPool := restricted(func(p *Pool) { p.Namespaces = []string{"team-a", "team-b"} })
@@ -394,49 +396,51 @@ func TestAssignFamilyPolicy(t *testing.T) {
 	dual := pool("dual", "198.51.100.0/28", "2001:db8::/64")
 	dual.Priority = prio(2)
 	both := []Pool{v4only, dual}
-	fams := func(p FamilyPolicy, f ...Family) Request {
+	fams := func(p FamilyPolicy, f ...iprange.Family) Request {
 		return svc("x").with(func(r *Request) { r.Families, r.Policy = f, p })
 	}
 	tinyV6 := pool("tiny", "198.51.100.0/28", "2001:db8::1/128")
-	v6Holder := svc("v6").with(func(r *Request) { r.Families = []Family{IPv6} })
+	v6Holder := svc("v6").with(func(r *Request) { r.Families = []iprange.Family{iprange.IPv6} })
 
 	runAssignCases(t, []assignCase{
-		{name: "SingleStack IPv4 takes the first pool", pools: both, req: fams(SingleStack, IPv4),
+		{name: "SingleStack IPv4 takes the first pool", pools: both, req: fams(SingleStack, iprange.IPv4),
 			want: Assignment{IPs: ips("192.0.2.0"), Pool: "v4only"}},
-		{name: "SingleStack uses only the first family", pools: both, req: fams(SingleStack, IPv6, IPv4),
+		{name: "SingleStack uses only the first family", pools: both, req: fams(SingleStack, iprange.IPv6, iprange.IPv4),
 			want: Assignment{IPs: ips("2001:db8::"), Pool: "dual"}},
-		{name: "PreferDualStack prefers a pool with both families", pools: both, req: fams(PreferDualStack, IPv4, IPv6),
+		{name: "PreferDualStack prefers a pool with both families", pools: both, req: fams(PreferDualStack, iprange.IPv4, iprange.IPv6),
 			want: Assignment{IPs: ips("198.51.100.0", "2001:db8::"), Pool: "dual"}},
-		{name: "PreferDualStack orders addresses like Families", pools: both, req: fams(PreferDualStack, IPv6, IPv4),
+		{name: "PreferDualStack orders addresses like Families", pools: both, req: fams(PreferDualStack, iprange.IPv6, iprange.IPv4),
 			want: Assignment{IPs: ips("2001:db8::", "198.51.100.0"), Pool: "dual"}},
 		{name: "PreferDualStack with only an IPv4 pool gets one address", pools: []Pool{v4only},
-			req: fams(PreferDualStack, IPv4, IPv6), want: Assignment{IPs: ips("192.0.2.0"), Pool: "v4only"}},
+			req: fams(PreferDualStack, iprange.IPv4, iprange.IPv6), want: Assignment{IPs: ips("192.0.2.0"), Pool: "v4only"}},
 		{name: "PreferDualStack with only an IPv4 pool and IPv6 first gets IPv4", pools: []Pool{v4only},
-			req: fams(PreferDualStack, IPv6, IPv4), want: Assignment{IPs: ips("192.0.2.0"), Pool: "v4only"}},
-		{name: "PreferDualStack with one family listed", pools: both, req: fams(PreferDualStack, IPv4),
+			req: fams(PreferDualStack, iprange.IPv6, iprange.IPv4), want: Assignment{IPs: ips("192.0.2.0"), Pool: "v4only"}},
+		{name: "PreferDualStack with one family listed", pools: both, req: fams(PreferDualStack, iprange.IPv4),
 			want: Assignment{IPs: ips("192.0.2.0"), Pool: "v4only"}},
-		{name: "RequireDualStack gets both", pools: both, req: fams(RequireDualStack, IPv4, IPv6),
+		{name: "RequireDualStack gets both", pools: both, req: fams(RequireDualStack, iprange.IPv4, iprange.IPv6),
 			want: Assignment{IPs: ips("198.51.100.0", "2001:db8::"), Pool: "dual"}},
 		{name: "RequireDualStack without a dual pool fails", pools: []Pool{v4only, pool("v6only", "2001:db8::/64")},
-			req: fams(RequireDualStack, IPv4, IPv6), wantReason: ReasonNoMatchingPool,
+			req: fams(RequireDualStack, iprange.IPv4, iprange.IPv6), wantReason: ReasonNoMatchingPool,
 			wantMsg: "no address pool that admits default/x can give it both an IPv4 and an IPv6 address"},
 		{name: "RequireDualStack with IPv6 exhausted fails", pools: []Pool{tinyV6},
-			before: []Request{v6Holder}, req: fams(RequireDualStack, IPv4, IPv6), wantReason: ReasonPoolExhausted},
+			before: []Request{v6Holder}, req: fams(RequireDualStack, iprange.IPv4, iprange.IPv6), wantReason: ReasonPoolExhausted},
 		{name: "PreferDualStack with IPv6 exhausted gets IPv4", pools: []Pool{tinyV6},
-			before: []Request{v6Holder}, req: fams(PreferDualStack, IPv6, IPv4),
+			before: []Request{v6Holder}, req: fams(PreferDualStack, iprange.IPv6, iprange.IPv4),
 			want: Assignment{IPs: ips("198.51.100.0"), Pool: "tiny"}},
-		{name: "RequireDualStack listing one family", pools: both, req: fams(RequireDualStack, IPv4),
+		{name: "RequireDualStack listing one family", pools: both, req: fams(RequireDualStack, iprange.IPv4),
 			wantReason: ReasonInvalidRequest},
 		{name: "no family", pools: both, req: fams(SingleStack), wantReason: ReasonInvalidRequest},
-		{name: "same family twice", pools: both, req: fams(PreferDualStack, IPv4, IPv4), wantReason: ReasonInvalidRequest},
+		{name: "same family twice", pools: both, req: fams(PreferDualStack, iprange.IPv4, iprange.IPv4), wantReason: ReasonInvalidRequest},
 		{name: "zero Family", pools: both, req: fams(SingleStack, 0), wantReason: ReasonInvalidRequest},
 	})
 }
 
 func TestRequireDualStackFailureAllocatesNothing(t *testing.T) {
 	a := newAllocator(t, pool("tiny", "198.51.100.0/28", "2001:db8::1/128"))
-	mustAssign(t, a, svc("v6").with(func(r *Request) { r.Families = []Family{IPv6} }))
-	_, err := a.Assign(svc("x").with(func(r *Request) { r.Families, r.Policy = []Family{IPv4, IPv6}, RequireDualStack }))
+	mustAssign(t, a, svc("v6").with(func(r *Request) { r.Families = []iprange.Family{iprange.IPv6} }))
+	_, err := a.Assign(svc("x").with(func(r *Request) {
+		r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, RequireDualStack
+	}))
 	checkReason(t, err, ReasonPoolExhausted)
 	st, _ := a.Stats("tiny")
 	if st.AssignedIPv4 != 0 || st.AvailableIPv4 != 16 {
@@ -450,8 +454,8 @@ func TestRequireDualStackFailureAllocatesNothing(t *testing.T) {
 
 func TestPreferDualStackGainsSecondFamilyInItsPool(t *testing.T) {
 	a := newAllocator(t, pool("tiny", "198.51.100.0/28", "2001:db8::1/128"))
-	mustAssign(t, a, svc("v6").with(func(r *Request) { r.Families = []Family{IPv6} }))
-	req := svc("x").with(func(r *Request) { r.Families, r.Policy = []Family{IPv4, IPv6}, PreferDualStack })
+	mustAssign(t, a, svc("v6").with(func(r *Request) { r.Families = []iprange.Family{iprange.IPv6} }))
+	req := svc("x").with(func(r *Request) { r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, PreferDualStack })
 	if got := mustAssign(t, a, req); len(got.IPs) != 1 {
 		t.Fatalf("with IPv6 full got %v, want one IPv4 address", got.IPs)
 	}
@@ -467,7 +471,7 @@ func TestPreferDualStackKeepsItsAddressOverADualPool(t *testing.T) {
 	v4only := pool("v4only", "192.0.2.0/28")
 	v4only.Priority = prio(1)
 	a := newAllocator(t, v4only)
-	req := svc("x").with(func(r *Request) { r.Families, r.Policy = []Family{IPv4, IPv6}, PreferDualStack })
+	req := svc("x").with(func(r *Request) { r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, PreferDualStack })
 	first := mustAssign(t, a, req)
 
 	// A dual-stack pool appears. A new Service goes there, but the existing
@@ -485,7 +489,9 @@ func TestPreferDualStackKeepsItsAddressOverADualPool(t *testing.T) {
 
 func TestAssignIsIdempotent(t *testing.T) {
 	a := newAllocator(t, pool("lan", "192.0.2.0/28", "2001:db8::/64"))
-	req := svc("x").with(func(r *Request) { r.Families, r.Policy = []Family{IPv6, IPv4}, RequireDualStack })
+	req := svc("x").with(func(r *Request) {
+		r.Families, r.Policy = []iprange.Family{iprange.IPv6, iprange.IPv4}, RequireDualStack
+	})
 	first := mustAssign(t, a, req)
 	// Other Services coming and going do not move it.
 	for i := range 5 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/ironlb/ironlb/api/iprange"
 )
 
 // benchSpaces are the pools the benchmarks allocate from. The IPv4 range
@@ -12,18 +14,18 @@ import (
 var benchSpaces = []struct {
 	name string
 	pool Pool
-	fam  Family
+	fam  iprange.Family
 }{
-	{"IPv6-slash64", pool("p", "2001:db8::/64"), IPv6},
-	{"IPv4-1M", pool("p", "10.0.0.0-10.15.66.63"), IPv4},
+	{"IPv6-slash64", pool("p", "2001:db8::/64"), iprange.IPv6},
+	{"IPv4-1M", pool("p", "10.0.0.0-10.15.66.63"), iprange.IPv4},
 }
 
 var benchAllocated = []int{1_000, 10_000, 100_000}
 
-func benchRequests(prefix string, n int, fam Family) []Request {
+func benchRequests(prefix string, n int, fam iprange.Family) []Request {
 	reqs := make([]Request, n)
 	for i := range reqs {
-		reqs[i] = Request{Service: fmt.Sprintf("bench/%s-%d", prefix, i), Namespace: "bench", Families: []Family{fam}}
+		reqs[i] = Request{Service: fmt.Sprintf("bench/%s-%d", prefix, i), Namespace: "bench", Families: []iprange.Family{fam}}
 	}
 	return reqs
 }
@@ -115,9 +117,9 @@ func BenchmarkAssign(b *testing.B) {
 func BenchmarkAssignDualStack(b *testing.B) {
 	a := newAllocator(b, pool("p", "10.0.0.0-10.15.66.63", "2001:db8::/64"))
 	dual := func(prefix string, n int) []Request {
-		reqs := benchRequests(prefix, n, IPv4)
+		reqs := benchRequests(prefix, n, iprange.IPv4)
 		for i := range reqs {
-			reqs[i].Families, reqs[i].Policy = []Family{IPv4, IPv6}, RequireDualStack
+			reqs[i].Families, reqs[i].Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, RequireDualStack
 		}
 		return reqs
 	}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+
+	"github.com/ironlb/ironlb/api/iprange"
 )
 
 // TestConcurrentAssignRelease runs the Service reconciler's pattern, 16
@@ -20,7 +22,7 @@ func TestConcurrentAssignRelease(t *testing.T) {
 			for i := range perWorker {
 				req := svc(fmt.Sprintf("w%d-s%d", w, i))
 				if i%4 == 0 {
-					req.Families, req.Policy = []Family{IPv4, IPv6}, RequireDualStack
+					req.Families, req.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, RequireDualStack
 				}
 				first, err := a.Assign(req)
 				if err != nil {

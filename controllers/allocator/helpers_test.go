@@ -5,16 +5,18 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/ironlb/ironlb/api/iprange"
+
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-func rng(first, last string) Range {
-	return Range{First: netip.MustParseAddr(first), Last: netip.MustParseAddr(last)}
+func rng(first, last string) iprange.Range {
+	return iprange.Range{First: netip.MustParseAddr(first), Last: netip.MustParseAddr(last)}
 }
 
-func mustParseRange(t testing.TB, s string) Range {
+func mustParseRange(t testing.TB, s string) iprange.Range {
 	t.Helper()
-	r, err := ParseRange(s)
+	r, err := iprange.Parse(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +27,7 @@ func mustParseRange(t testing.TB, s string) Range {
 func pool(name string, addrs ...string) Pool {
 	p := Pool{Name: name, AutoAssign: true}
 	for _, s := range addrs {
-		r, err := ParseRange(s)
+		r, err := iprange.Parse(s)
 		if err != nil {
 			panic(err)
 		}
@@ -57,7 +59,7 @@ func sel(t testing.TB, s string) labels.Selector {
 
 // svc returns an IPv4 SingleStack request for default/name.
 func svc(name string) Request {
-	return Request{Service: "default/" + name, Namespace: "default", Families: []Family{IPv4}}
+	return Request{Service: "default/" + name, Namespace: "default", Families: []iprange.Family{iprange.IPv4}}
 }
 
 func (r Request) with(f func(*Request)) Request {

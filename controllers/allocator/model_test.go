@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ironlb/ironlb/api/iprange"
 )
 
 // TestAllocatorAgainstModel runs random sequences of SetPools, Assign and
@@ -141,7 +143,7 @@ func modelAdmits(p *Pool, req *Request) bool {
 }
 
 // addrs lists p's addresses of family f that may be handed out.
-func (m *model) addrs(p *Pool, f Family) []netip.Addr {
+func (m *model) addrs(p *Pool, f iprange.Family) []netip.Addr {
 	var out []netip.Addr
 	for _, r := range p.Ranges {
 		if r.Family() != f {
@@ -156,8 +158,8 @@ func (m *model) addrs(p *Pool, f Family) []netip.Addr {
 	return out
 }
 
-func modelHasFamily(p *Pool, f Family) bool {
-	return slices.ContainsFunc(p.Ranges, func(r Range) bool { return r.Family() == f })
+func modelHasFamily(p *Pool, f iprange.Family) bool {
+	return slices.ContainsFunc(p.Ranges, func(r iprange.Range) bool { return r.Family() == f })
 }
 
 func modelConsents(r *Request, ns string) bool {
@@ -211,11 +213,11 @@ func (m *model) claimReasons(p *Pool, ip netip.Addr, req *Request) []string {
 
 // free and shareable scan p for an address of family f: unheld, or held
 // only by Services req may share with.
-func (m *model) free(p *Pool, f Family) bool {
+func (m *model) free(p *Pool, f iprange.Family) bool {
 	return slices.ContainsFunc(m.addrs(p, f), func(ip netip.Addr) bool { return len(m.holders[ip]) == 0 })
 }
 
-func (m *model) shareable(p *Pool, f Family, req *Request) bool {
+func (m *model) shareable(p *Pool, f iprange.Family, req *Request) bool {
 	return slices.ContainsFunc(m.addrs(p, f), func(ip netip.Addr) bool {
 		return len(m.others(ip, req.Service)) > 0 && len(m.claimReasons(p, ip, req)) == 0
 	})
@@ -223,7 +225,7 @@ func (m *model) shareable(p *Pool, f Family, req *Request) bool {
 
 // servable reports whether p can give req a new address of family f; a
 // pool being deleted gives none.
-func (m *model) servable(p *Pool, f Family, req *Request) bool {
+func (m *model) servable(p *Pool, f iprange.Family, req *Request) bool {
 	return !p.Closed && modelHasFamily(p, f) && (m.free(p, f) || m.shareable(p, f, req))
 }
 
@@ -248,24 +250,24 @@ func (m *model) ordered() []*Pool {
 }
 
 // levels are the family sets a request without IPs tries, best first.
-func modelLevels(req *Request) [][]Family {
+func modelLevels(req *Request) [][]iprange.Family {
 	f := req.Families
 	switch {
 	case req.Policy == SingleStack:
-		return [][]Family{f[:1]}
+		return [][]iprange.Family{f[:1]}
 	case len(f) == 2 && req.Policy == PreferDualStack:
-		return [][]Family{f, f[:1], f[1:]}
+		return [][]iprange.Family{f, f[:1], f[1:]}
 	}
-	return [][]Family{f}
+	return [][]iprange.Family{f}
 }
 
 // modelExpect is what the model predicts for an Assign.
 type modelExpect struct {
-	reasons []string // failure with one of these reasons; nil: success
-	pool    string   // the pool, when known
-	level   []Family // the families, in order, when known
+	reasons []string         // failure with one of these reasons; nil: success
+	pool    string           // the pool, when known
+	level   []iprange.Family // the families, in order, when known
 	exact   []netip.Addr
-	shared  map[Family]bool // families that must reuse a held address
+	shared  map[iprange.Family]bool // families that must reuse a held address
 	// keep: addresses the result must contain (a lease kept on Assign again)
 	keep []netip.Addr
 	// known is false when the model predicts nothing beyond validity.
@@ -320,7 +322,7 @@ func (m *model) expectFresh(req *Request) modelExpect {
 		if firstShared != nil {
 			p = firstShared
 		}
-		e := modelExpect{pool: p.Name, level: level, shared: map[Family]bool{}, known: true}
+		e := modelExpect{pool: p.Name, level: level, shared: map[iprange.Family]bool{}, known: true}
 		for _, f := range level {
 			e.shared[f] = m.shareable(p, f, req)
 		}
@@ -354,7 +356,7 @@ func (m *model) expectRequested(req *Request) modelExpect {
 	}
 	e := modelExpect{pool: p.Name, known: true}
 	for _, f := range fams {
-		i := slices.IndexFunc(req.IPs, func(ip netip.Addr) bool { return FamilyOf(ip) == f })
+		i := slices.IndexFunc(req.IPs, func(ip netip.Addr) bool { return iprange.FamilyOf(ip) == f })
 		if i < 0 {
 			continue
 		}
@@ -391,12 +393,12 @@ func (m *model) expectAgain(l *modelLease) modelExpect {
 	fams := modelLevels(req)[0]
 	if len(fams) == 2 && len(l.ips) == 1 { // PreferDualStack with one family
 		missing := fams[0]
-		if FamilyOf(l.ips[0]) == missing {
+		if iprange.FamilyOf(l.ips[0]) == missing {
 			missing = fams[1]
 		}
 		if (p.AutoAssign || req.Pool == p.Name) && m.servable(p, missing, req) {
 			e.level = fams
-			e.shared = map[Family]bool{missing: m.shareable(p, missing, req)}
+			e.shared = map[iprange.Family]bool{missing: m.shareable(p, missing, req)}
 			return e
 		}
 	}
@@ -461,7 +463,7 @@ type modelRun struct {
 	rnd     *rand.Rand
 	a       *Allocator
 	m       *model
-	slots   []Range
+	slots   []iprange.Range
 	svcs    []string
 	history []string
 	op      int // the operation under way, from 1
@@ -547,11 +549,11 @@ func (r *modelRun) request(svc string) Request {
 	req := Request{Service: svc, Namespace: ns}
 	switch n := r.rnd.IntN(100); {
 	case n < 55:
-		req.Families = []Family{IPv4}
+		req.Families = []iprange.Family{iprange.IPv4}
 	case n < 70:
-		req.Families = []Family{IPv6}
+		req.Families = []iprange.Family{iprange.IPv6}
 	default:
-		req.Families = modelPick(r.rnd, [][]Family{{IPv4, IPv6}, {IPv6, IPv4}})
+		req.Families = modelPick(r.rnd, [][]iprange.Family{{iprange.IPv4, iprange.IPv6}, {iprange.IPv6, iprange.IPv4}})
 		req.Policy = modelPick(r.rnd, []FamilyPolicy{SingleStack, PreferDualStack, PreferDualStack, RequireDualStack})
 	}
 	if r.rnd.IntN(2) == 0 {
@@ -583,22 +585,22 @@ func (r *modelRun) request(svc string) Request {
 func (r *modelRun) requestIPs(svc string) Request {
 	req := r.request(svc)
 	req.Pool = ""
-	any4 := func() netip.Addr { return r.randomAddr(IPv4) }
-	any6 := func() netip.Addr { return r.randomAddr(IPv6) }
+	any4 := func() netip.Addr { return r.randomAddr(iprange.IPv4) }
+	any6 := func() netip.Addr { return r.randomAddr(iprange.IPv6) }
 	switch n := r.rnd.IntN(10); {
 	case n < 5:
-		req.Families, req.Policy, req.IPs = []Family{IPv4}, SingleStack, []netip.Addr{any4()}
+		req.Families, req.Policy, req.IPs = []iprange.Family{iprange.IPv4}, SingleStack, []netip.Addr{any4()}
 	case n < 7:
-		req.Families, req.Policy, req.IPs = []Family{IPv6}, SingleStack, []netip.Addr{any6()}
+		req.Families, req.Policy, req.IPs = []iprange.Family{iprange.IPv6}, SingleStack, []netip.Addr{any6()}
 	case n < 9:
-		req.Families = modelPick(r.rnd, [][]Family{{IPv4, IPv6}, {IPv6, IPv4}})
+		req.Families = modelPick(r.rnd, [][]iprange.Family{{iprange.IPv4, iprange.IPv6}, {iprange.IPv6, iprange.IPv4}})
 		req.Policy = RequireDualStack
 		req.IPs = []netip.Addr{any4(), any6()}
 		if r.rnd.IntN(2) == 0 {
 			req.IPs[0], req.IPs[1] = req.IPs[1], req.IPs[0]
 		}
 	default:
-		req.Families = modelPick(r.rnd, [][]Family{{IPv4, IPv6}, {IPv6, IPv4}})
+		req.Families = modelPick(r.rnd, [][]iprange.Family{{iprange.IPv4, iprange.IPv6}, {iprange.IPv6, iprange.IPv4}})
 		req.Policy = PreferDualStack
 		req.IPs = []netip.Addr{modelPick(r.rnd, []func() netip.Addr{any4, any6})()}
 	}
@@ -618,10 +620,10 @@ func (r *modelRun) requestIPs(svc string) Request {
 
 // randomAddr returns an address of a slot, held ones more often, or now and
 // then one outside every slot.
-func (r *modelRun) randomAddr(f Family) netip.Addr {
+func (r *modelRun) randomAddr(f iprange.Family) netip.Addr {
 	if r.rnd.IntN(20) == 0 {
 		for _, s := range modelOutside {
-			if ip := netip.MustParseAddr(s); FamilyOf(ip) == f {
+			if ip := netip.MustParseAddr(s); iprange.FamilyOf(ip) == f {
 				return ip
 			}
 		}
@@ -629,7 +631,7 @@ func (r *modelRun) randomAddr(f Family) netip.Addr {
 	if r.rnd.IntN(2) == 0 {
 		var held []netip.Addr
 		for ip := range r.m.holders {
-			if FamilyOf(ip) == f {
+			if iprange.FamilyOf(ip) == f {
 				held = append(held, ip)
 			}
 		}
@@ -812,9 +814,9 @@ func (r *modelRun) checkAssignment(req *Request, got Assignment, e modelExpect, 
 			r.fatalf("Assign again = %v, which drops %v of the lease", got.IPs, ip)
 		}
 	}
-	var fams []Family
+	var fams []iprange.Family
 	for _, ip := range got.IPs {
-		fams = append(fams, FamilyOf(ip))
+		fams = append(fams, iprange.FamilyOf(ip))
 		switch {
 		case r.m.poolOf(ip) != p:
 			r.fatalf("Assign gave %v, which is not in its pool %s", ip, got.Pool)
@@ -824,7 +826,7 @@ func (r *modelRun) checkAssignment(req *Request, got Assignment, e modelExpect, 
 		if reasons := r.m.claimReasons(p, ip, req); len(reasons) > 0 {
 			r.fatalf("Assign gave %v, which %v hold and may not share with it (%v)", ip, r.m.others(ip, req.Service), reasons)
 		}
-		if want, ok := e.shared[FamilyOf(ip)]; ok && want != before[ip] {
+		if want, ok := e.shared[iprange.FamilyOf(ip)]; ok && want != before[ip] {
 			r.fatalf("Assign gave %v (held by others before: %v); the model expects a shared address: %v", ip, before[ip], want)
 		}
 	}
@@ -880,13 +882,13 @@ func (r *modelRun) compare(deep bool) {
 		}
 		var want PoolStats
 		want.AvailableIPv6 = new(big.Int)
-		for _, f := range []Family{IPv4, IPv6} {
+		for _, f := range []iprange.Family{iprange.IPv4, iprange.IPv6} {
 			for _, ip := range m.addrs(p, f) {
 				held := len(m.holders[ip]) > 0
 				switch {
-				case f == IPv4 && held:
+				case f == iprange.IPv4 && held:
 					want.AssignedIPv4++
-				case f == IPv4:
+				case f == iprange.IPv4:
 					want.AvailableIPv4++
 				case held:
 					want.AssignedIPv6++

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/ironlb/ironlb/api/iprange"
+
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -20,7 +22,7 @@ type Pool struct {
 	Name string
 	// Ranges are the pool's addresses; IPv4 and IPv6 may be mixed. No two
 	// ranges, of this pool or another, may overlap.
-	Ranges []Range
+	Ranges []iprange.Range
 	// AutoAssign lets the pool hand out addresses to Services that neither
 	// name it nor ask for one of its addresses.
 	AutoAssign bool
@@ -96,8 +98,8 @@ type poolState struct {
 	users  int              // leases drawn from this pool
 }
 
-func famIndex(f Family) int {
-	if f == IPv4 {
+func famIndex(f iprange.Family) int {
+	if f == iprange.IPv4 {
 		return 0
 	}
 	return 1
@@ -113,8 +115,8 @@ func famIndex(f Family) int {
 // free of duplicates, so it never holds more entries than the cursor has
 // passed.
 type rangeState struct {
-	rng        Range
-	fam        Family
+	rng        iprange.Range
+	fam        iprange.Family
 	pool       *poolState
 	base, span u128 // First, and Last-First
 	avoidBuggy bool
@@ -127,7 +129,7 @@ type rangeState struct {
 	inFree map[u128]struct{}
 }
 
-func newRangeState(r Range, p *poolState) *rangeState {
+func newRangeState(r iprange.Range, p *poolState) *rangeState {
 	rs := &rangeState{
 		rng:        r,
 		fam:        r.Family(),
@@ -162,7 +164,7 @@ func (r *rangeState) at(off u128) netip.Addr { return r.base.add(off).addr(r.fam
 // the address is one the range skips.
 func (r *rangeState) keyAt(off u128) (key u128, skip bool) {
 	v := r.base.add(off)
-	if r.fam == IPv4 {
+	if r.fam == iprange.IPv4 {
 		last := v.lo & 0xff
 		return u128{lo: 0xffff<<32 | v.lo}, r.avoidBuggy && (last == 0 || last == 0xff)
 	}
@@ -250,7 +252,7 @@ func (x *rangeIndex) lookup(ip netip.Addr) *rangeState {
 	if !ip.IsValid() || ip.Zone() != "" {
 		return nil
 	}
-	rs := x[famIndex(FamilyOf(ip))]
+	rs := x[famIndex(iprange.FamilyOf(ip))]
 	v := u128Of(ip)
 	i := sort.Search(len(rs), func(i int) bool { return rs[i].base.cmp(v) > 0 })
 	if i == 0 || !rs[i-1].contains(v) {
@@ -280,7 +282,7 @@ func (x *rangeIndex) lookup(ip netip.Addr) *rangeState {
 func (a *Allocator) SetPools(pools []Pool) (evicted []string, err error) {
 	type entry struct {
 		pool        string
-		r           Range
+		r           iprange.Range
 		first, last u128
 	}
 	var byFam [2][]entry
@@ -297,7 +299,7 @@ func (a *Allocator) SetPools(pools []Pool) (evicted []string, err error) {
 		}
 		seen[p.Name] = true
 		for _, r := range p.Ranges {
-			if err := r.validate(); err != nil {
+			if err := r.Validate(); err != nil {
 				return nil, &PoolError{Pool: p.Name, Err: err}
 			}
 			f := famIndex(r.Family())
@@ -325,7 +327,7 @@ func (a *Allocator) SetPools(pools []Pool) (evicted []string, err error) {
 	type rangeKey struct {
 		pool       string
 		avoidBuggy bool
-		r          Range
+		r          iprange.Range
 	}
 	reusable := map[rangeKey]*rangeState{}
 	for _, p := range a.pools {

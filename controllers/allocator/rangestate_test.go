@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+
+	"github.com/ironlb/ironlb/api/iprange"
 )
 
 // The free stack must stay bounded when the same address below the cursor
@@ -11,7 +13,7 @@ import (
 func TestFreeStackStaysBounded(t *testing.T) {
 	a := newAllocator(t, pool("lan", "2001:db8::/64"))
 	v6 := func(name string) Request {
-		return svc(name).with(func(r *Request) { r.Families = []Family{IPv6} })
+		return svc(name).with(func(r *Request) { r.Families = []iprange.Family{iprange.IPv6} })
 	}
 	for i := range 10 {
 		mustAssign(t, a, v6(fmt.Sprint("s", i)))
@@ -21,7 +23,7 @@ func TestFreeStackStaysBounded(t *testing.T) {
 		mustAssign(t, a, v6("x").with(func(r *Request) { r.IPs = ips("2001:db8::3") }))
 		a.Release("default/x")
 	}
-	rs := a.pools["lan"].ranges[famIndex(IPv6)][0]
+	rs := a.pools["lan"].ranges[famIndex(iprange.IPv6)][0]
 	if len(rs.free) != 1 || len(rs.inFree) != 1 {
 		t.Errorf("free stack has %d entries (%d in the set), want 1", len(rs.free), len(rs.inFree))
 	}
@@ -35,7 +37,7 @@ func TestFreeStackStaysBounded(t *testing.T) {
 func TestCursorSkipsClaimedAddresses(t *testing.T) {
 	a := newAllocator(t, pool("lan", "2001:db8::/64"))
 	v6 := func(name string) Request {
-		return svc(name).with(func(r *Request) { r.Families = []Family{IPv6} })
+		return svc(name).with(func(r *Request) { r.Families = []iprange.Family{iprange.IPv6} })
 	}
 	mustAssign(t, a, v6("far").with(func(r *Request) { r.IPs = ips("2001:db8::ffff:ffff:ffff:ffff") }))
 	mustAssign(t, a, v6("near").with(func(r *Request) { r.Current = ips("2001:db8::1") }))

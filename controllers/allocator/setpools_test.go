@@ -6,7 +6,10 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
+
+	"github.com/ironlb/ironlb/api/iprange"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/labels"
@@ -96,7 +99,7 @@ func TestSetPoolsEvicts(t *testing.T) {
 			name:   "dual-stack lease loses its IPv6 range",
 			before: []Pool{pool("lan", "192.0.2.0/28", "2001:db8::/64")},
 			reqs: []Request{svc("dual").with(func(r *Request) {
-				r.Families, r.Policy = []Family{IPv4, IPv6}, RequireDualStack
+				r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, RequireDualStack
 			})},
 			after:       []Pool{pool("lan", "192.0.2.0/28")},
 			wantEvicted: []string{"default/dual"},
@@ -116,7 +119,7 @@ func TestSetPoolsEvicts(t *testing.T) {
 			name:   "a lease split across two pools",
 			before: []Pool{pool("lan", "192.0.2.0/28", "2001:db8::/64")},
 			reqs: []Request{svc("dual").with(func(r *Request) {
-				r.Families, r.Policy = []Family{IPv4, IPv6}, RequireDualStack
+				r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, RequireDualStack
 			})},
 			after:       []Pool{pool("lan", "192.0.2.0/28"), pool("v6", "2001:db8::/64")},
 			wantEvicted: []string{"default/dual"},
@@ -179,7 +182,7 @@ func contains(ss []string, s string) bool {
 
 func TestEvictedServiceGetsCurrentBack(t *testing.T) {
 	a := newAllocator(t, pool("lan", "192.0.2.0/28", "2001:db8::/64"))
-	dual := svc("dual").with(func(r *Request) { r.Families, r.Policy = []Family{IPv4, IPv6}, PreferDualStack })
+	dual := svc("dual").with(func(r *Request) { r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, PreferDualStack })
 	first := mustAssign(t, a, dual)
 	if _, err := a.SetPools([]Pool{pool("lan", "192.0.2.0/28")}); err != nil {
 		t.Fatal(err)
@@ -191,7 +194,7 @@ func TestEvictedServiceGetsCurrentBack(t *testing.T) {
 }
 
 func TestSetPoolsRejectsWithoutChange(t *testing.T) {
-	reversed := Pool{Name: "bad", Ranges: []Range{rng("192.0.2.9", "192.0.2.1")}}
+	reversed := Pool{Name: "bad", Ranges: []iprange.Range{rng("192.0.2.9", "192.0.2.1")}}
 	tests := []struct {
 		name      string
 		pools     []Pool
@@ -208,10 +211,10 @@ func TestSetPoolsRejectsWithoutChange(t *testing.T) {
 		{name: "overlap within a pool", pools: []Pool{pool("a", "2001:db8::/64", "2001:db8::5")},
 			wantErr: ErrOverlap, wantPool: "a", wantOther: "a",
 			wantMsg: "pool a: address ranges overlap: 2001:db8::5 overlaps 2001:db8::/64"},
-		{name: "reversed range", pools: []Pool{reversed}, wantErr: ErrInvalidRange, wantPool: "bad"},
-		{name: "mixed-family range", pools: []Pool{{Name: "bad", Ranges: []Range{rng("192.0.2.1", "2001:db8::1")}}},
-			wantErr: ErrInvalidRange, wantPool: "bad"},
-		{name: "empty range", pools: []Pool{{Name: "bad", Ranges: []Range{{}}}}, wantErr: ErrInvalidRange, wantPool: "bad"},
+		{name: "reversed range", pools: []Pool{reversed}, wantErr: iprange.ErrInvalid, wantPool: "bad"},
+		{name: "mixed-family range", pools: []Pool{{Name: "bad", Ranges: []iprange.Range{rng("192.0.2.1", "2001:db8::1")}}},
+			wantErr: iprange.ErrInvalid, wantPool: "bad"},
+		{name: "empty range", pools: []Pool{{Name: "bad", Ranges: []iprange.Range{{}}}}, wantErr: iprange.ErrInvalid, wantPool: "bad"},
 		{name: "duplicate name", pools: []Pool{pool("a", "198.51.100.0/28"), pool("a", "203.0.113.0/28")},
 			wantErr: ErrInvalidPool, wantPool: "a"},
 		{name: "no name", pools: []Pool{pool("", "198.51.100.0/28")}, wantErr: ErrInvalidPool, wantPool: "#0"},
@@ -329,7 +332,7 @@ func TestRestartStability(t *testing.T) {
 		req := svc(fmt.Sprint("s", i))
 		switch i % 5 {
 		case 1:
-			req.Families, req.Policy = []Family{IPv6, IPv4}, PreferDualStack
+			req.Families, req.Policy = []iprange.Family{iprange.IPv6, iprange.IPv4}, PreferDualStack
 		case 2:
 			req.Pool = "manual"
 		case 3:
@@ -367,7 +370,7 @@ func TestRestartStability(t *testing.T) {
 	}
 	for i := range 200 {
 		got := mustAssign(t, second, svc(fmt.Sprint("new", i)).with(func(r *Request) {
-			r.Families, r.Policy = []Family{IPv4, IPv6}, RequireDualStack
+			r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, RequireDualStack
 		}))
 		for _, a := range got.IPs {
 			if s, ok := taken[a]; ok {
@@ -394,5 +397,15 @@ func TestRestartStability(t *testing.T) {
 		if got, want := second.Users(tt.pool), first.Users(tt.pool)+int(tt.added); got != want {
 			t.Errorf("pool %s: Users = %d, want %d", tt.pool, got, want)
 		}
+	}
+}
+
+// A Range built by hand rather than parsed meets the same rule in SetPools:
+// an IPv6 range over ::ffff:0:0/96 would hand out keys of IPv4 addresses.
+func TestSetPoolsRefusesSpecialAddresses(t *testing.T) {
+	a := New()
+	_, err := a.SetPools([]Pool{{Name: "mapped", AutoAssign: true, Ranges: []iprange.Range{rng("::fffe:ffff:ffff", "::1:0:0:0")}}})
+	if !errors.Is(err, iprange.ErrInvalid) || !strings.Contains(err.Error(), "IPv4-mapped") {
+		t.Fatalf("SetPools = %v, want an ErrInvalid naming the IPv4-mapped block", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/ironlb/ironlb/api/iprange"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -162,7 +164,7 @@ func TestSharingAcrossNamespaces(t *testing.T) {
 	// ports, consenting to the namespaces nss.
 	shared := func(ns, name, key string, nss []string, ports ...Port) Request {
 		return Request{
-			Service: ns + "/" + name, Namespace: ns, Families: []Family{IPv4},
+			Service: ns + "/" + name, Namespace: ns, Families: []iprange.Family{iprange.IPv4},
 			SharingKey: key, SharingNamespaces: nss, Ports: ports,
 		}
 	}
@@ -257,9 +259,9 @@ func TestSharingAcrossNamespaces(t *testing.T) {
 // Withdrawing consent moves the Service that withdrew it, never the other.
 func TestWithdrawingConsent(t *testing.T) {
 	a := newAllocator(t, pool("lan", "192.0.2.0/28"))
-	web := Request{Service: "team-a/web", Namespace: "team-a", Families: []Family{IPv4},
+	web := Request{Service: "team-a/web", Namespace: "team-a", Families: []iprange.Family{iprange.IPv4},
 		SharingKey: "k", SharingNamespaces: []string{"team-b"}, Ports: []Port{{"TCP", 80}}}
-	dns := Request{Service: "team-b/dns", Namespace: "team-b", Families: []Family{IPv4},
+	dns := Request{Service: "team-b/dns", Namespace: "team-b", Families: []iprange.Family{iprange.IPv4},
 		SharingKey: "k", SharingNamespaces: []string{"team-a"}, Ports: []Port{{"UDP", 53}}}
 	mustAssign(t, a, web)
 	if got := mustAssign(t, a, dns); got.IPs[0] != ip("192.0.2.0") {
@@ -292,7 +294,7 @@ func TestShareIndexMatchesHolders(t *testing.T) {
 		if r.IntN(4) == 0 {
 			a.Release(name)
 		} else {
-			req := Request{Service: name, Namespace: ns, Families: []Family{IPv4},
+			req := Request{Service: name, Namespace: ns, Families: []iprange.Family{iprange.IPv4},
 				Ports: []Port{{"TCP", int32(r.IntN(4))}}}
 			if key := r.IntN(3); key > 0 {
 				req.SharingKey = fmt.Sprint("k", key)

@@ -5,6 +5,8 @@ import (
 	"math/big"
 	"testing"
 
+	"github.com/ironlb/ironlb/api/iprange"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -28,7 +30,7 @@ func TestStats(t *testing.T) {
 	tests := []struct {
 		name    string
 		pool    Pool
-		assign  int // IPv6 SingleStack services for IPv6 pools, else IPv4
+		assign  int // iprange.IPv6 SingleStack services for iprange.IPv6 pools, else iprange.IPv4
 		want    PoolStats
 		wantV6s string
 	}{
@@ -56,12 +58,12 @@ func TestStats(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newAllocator(t, tt.pool)
-			fam := IPv4
-			if len(tt.pool.Ranges) == 1 && tt.pool.Ranges[0].Family() == IPv6 {
-				fam = IPv6
+			fam := iprange.IPv4
+			if len(tt.pool.Ranges) == 1 && tt.pool.Ranges[0].Family() == iprange.IPv6 {
+				fam = iprange.IPv6
 			}
 			for i := range tt.assign {
-				mustAssign(t, a, svc(fmt.Sprint("s", i)).with(func(r *Request) { r.Families = []Family{fam} }))
+				mustAssign(t, a, svc(fmt.Sprint("s", i)).with(func(r *Request) { r.Families = []iprange.Family{fam} }))
 			}
 			got, ok := a.Stats("p")
 			if !ok {

@@ -5,6 +5,8 @@ import (
 	"math/big"
 	"math/bits"
 	"net/netip"
+
+	"github.com/ironlb/ironlb/api/iprange"
 )
 
 // u128 is an unsigned 128-bit integer used for address arithmetic: an IPv6
@@ -24,8 +26,8 @@ func u128Of(ip netip.Addr) u128 {
 
 // addr converts u back to an address of family f. For IPv4 only the low 32
 // bits are used.
-func (u u128) addr(f Family) netip.Addr {
-	if f == IPv4 {
+func (u u128) addr(f iprange.Family) netip.Addr {
+	if f == iprange.IPv4 {
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], uint32(u.lo))
 		return netip.AddrFrom4(b)

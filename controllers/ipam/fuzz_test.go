@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/ironlb/ironlb/api/iprange"
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/controllers/allocator"
 )
@@ -217,9 +218,9 @@ func fzService(specIP string, shape uint8) *corev1.Service {
 	return svc
 }
 
-func fzExpectFamilies(shape uint8) []allocator.Family {
-	v4, v6 := allocator.IPv4, allocator.IPv6
-	return [][]allocator.Family{{v4}, {v4}, {v6}, {v4, v6}, {v6, v4}, {v4, v4}, {v4}, {v6}}[shape&7]
+func fzExpectFamilies(shape uint8) []iprange.Family {
+	v4, v6 := iprange.IPv4, iprange.IPv6
+	return [][]iprange.Family{{v4}, {v4}, {v6}, {v4, v6}, {v6, v4}, {v4, v4}, {v4}, {v6}}[shape&7]
 }
 
 func fzExpectPolicy(shape uint8) allocator.FamilyPolicy {
@@ -313,9 +314,9 @@ func fzCheckPortsAndLocal(t *testing.T, svc *corev1.Service, req *allocator.Requ
 // pool named lan (and the fuzzed pool name, if any, unknown to it).
 func fzCheckAssign(t *testing.T, req allocator.Request, zoned bool) {
 	t.Helper()
-	var ranges []allocator.Range
+	var ranges []iprange.Range
 	for _, s := range []string{"192.0.2.0/28", "203.0.113.7", "2001:db8::/124"} {
-		r, err := allocator.ParseRange(s)
+		r, err := iprange.Parse(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,7 +346,7 @@ func fzCheckAssign(t *testing.T, req allocator.Request, zoned bool) {
 		t.Fatalf("Assign(%+v) = %+v", req, got)
 	}
 	for _, ip := range got.IPs {
-		if !slices.ContainsFunc(ranges, func(r allocator.Range) bool { return r.Contains(ip) }) {
+		if !slices.ContainsFunc(ranges, func(r iprange.Range) bool { return r.Contains(ip) }) {
 			t.Fatalf("Assign gave %v, outside pool lan", ip)
 		}
 	}

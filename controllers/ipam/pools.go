@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/ironlb/ironlb/api/iprange"
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/controllers/allocator"
 )
@@ -117,7 +118,7 @@ func Translate(p *v1beta1.IPAddressPool) (allocator.Pool, string, error) {
 		return allocator.Pool{}, v1beta1.ReasonInvalidAddress, fmt.Errorf("spec.addresses is empty")
 	}
 	for i, s := range p.Spec.Addresses {
-		r, err := allocator.ParseRange(s)
+		r, err := iprange.Parse(s)
 		if err != nil {
 			return allocator.Pool{}, v1beta1.ReasonInvalidAddress, entryError(i, s, err)
 		}
@@ -148,7 +149,7 @@ func Translate(p *v1beta1.IPAddressPool) (allocator.Pool, string, error) {
 // spec.addresses[i]: Invalid value: "entry": reason.
 func entryError(i int, entry string, err error) error {
 	reason := err.Error()
-	if re, ok := errors.AsType[*allocator.RangeError](err); ok {
+	if re, ok := errors.AsType[*iprange.ParseError](err); ok {
 		reason = re.Reason
 	}
 	return field.Invalid(field.NewPath("spec", "addresses").Index(i), entry, reason)
@@ -177,7 +178,7 @@ func holding(name string, shown []netip.Addr) (allocator.Pool, bool) {
 		}
 		seen[ip] = true
 		// Parsed like a spec entry: zones and special addresses stay out.
-		if r, err := allocator.ParseRange(ip.String()); err == nil {
+		if r, err := iprange.Parse(ip.String()); err == nil {
 			out.Ranges = append(out.Ranges, r)
 		}
 	}
@@ -196,7 +197,7 @@ func selectors(path string, in []metav1.LabelSelector) ([]labels.Selector, error
 	return out, nil
 }
 
-func firstOverlap(p allocator.Pool, accepted []allocator.Pool) (pool string, mine, theirs allocator.Range, ok bool) {
+func firstOverlap(p allocator.Pool, accepted []allocator.Pool) (pool string, mine, theirs iprange.Range, ok bool) {
 	for _, other := range accepted {
 		for _, r := range p.Ranges {
 			for _, o := range other.Ranges {
@@ -206,9 +207,9 @@ func firstOverlap(p allocator.Pool, accepted []allocator.Pool) (pool string, min
 			}
 		}
 	}
-	return "", allocator.Range{}, allocator.Range{}, false
+	return "", iprange.Range{}, iprange.Range{}, false
 }
 
-func overlaps(a, b allocator.Range) bool {
+func overlaps(a, b iprange.Range) bool {
 	return a.Family() == b.Family() && !a.Last.Less(b.First) && !b.Last.Less(a.First)
 }

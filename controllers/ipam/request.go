@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/ironlb/ironlb/api/iprange"
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/controllers/allocator"
 )
@@ -134,19 +135,19 @@ func requestedIPs(svc *corev1.Service, annotated string) ([]netip.Addr, error) {
 		ip, v1beta1.AnnotationLoadBalancerIPs, annotated)
 }
 
-func families(svc *corev1.Service) []allocator.Family {
-	var out []allocator.Family
+func families(svc *corev1.Service) []iprange.Family {
+	var out []iprange.Family
 	for _, f := range svc.Spec.IPFamilies {
 		switch f {
 		case corev1.IPv4Protocol:
-			out = append(out, allocator.IPv4)
+			out = append(out, iprange.IPv4)
 		case corev1.IPv6Protocol:
-			out = append(out, allocator.IPv6)
+			out = append(out, iprange.IPv6)
 		}
 	}
 	if len(out) == 0 {
 		// The API server always fills spec.ipFamilies; an old object might not.
-		out = []allocator.Family{allocator.IPv4}
+		out = []iprange.Family{iprange.IPv4}
 	}
 	return out
 }

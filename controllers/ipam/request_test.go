@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/ironlb/ironlb/api/iprange"
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/controllers/allocator"
 )
@@ -41,7 +42,7 @@ func TestRequestFor(t *testing.T) {
 	}{{
 		name: "plain Service",
 		svc:  svc(nil),
-		want: Request{Request: allocator.Request{Families: []allocator.Family{allocator.IPv4}, Policy: allocator.SingleStack}},
+		want: Request{Request: allocator.Request{Families: []iprange.Family{iprange.IPv4}, Policy: allocator.SingleStack}},
 	}, {
 		name: "annotations: pool, sharing key, two exact IPs",
 		svc: svc(func(s *corev1.Service) {
@@ -54,7 +55,7 @@ func TestRequestFor(t *testing.T) {
 			s.Spec.IPFamilyPolicy = &dual
 		}),
 		want: Request{Request: allocator.Request{
-			Families: []allocator.Family{allocator.IPv4, allocator.IPv6}, Policy: allocator.RequireDualStack,
+			Families: []iprange.Family{iprange.IPv4, iprange.IPv6}, Policy: allocator.RequireDualStack,
 			Pool: "lan", SharingKey: "key-1",
 			IPs: []netip.Addr{netip.MustParseAddr("192.0.2.5"), netip.MustParseAddr("2001:db8::5")},
 		}},
@@ -64,7 +65,7 @@ func TestRequestFor(t *testing.T) {
 			s.Annotations = map[string]string{"metallb.universe.tf/address-pool": "lan", "metallb.io/loadBalancerIPs": "192.0.2.9"}
 		}),
 		want: Request{
-			Request: allocator.Request{Families: []allocator.Family{allocator.IPv4}, Pool: "lan", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.9")}},
+			Request: allocator.Request{Families: []iprange.Family{iprange.IPv4}, Pool: "lan", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.9")}},
 			Aliases: []string{"metallb.universe.tf/address-pool -> ironlb.io/address-pool", "metallb.io/loadBalancerIPs -> ironlb.io/loadBalancerIPs"},
 		},
 	}, {
@@ -72,22 +73,22 @@ func TestRequestFor(t *testing.T) {
 		svc: svc(func(s *corev1.Service) {
 			s.Annotations = map[string]string{"ironlb.io/address-pool": "mine", "metallb.io/address-pool": "theirs"}
 		}),
-		want: Request{Request: allocator.Request{Families: []allocator.Family{allocator.IPv4}, Pool: "mine"}},
+		want: Request{Request: allocator.Request{Families: []iprange.Family{iprange.IPv4}, Pool: "mine"}},
 	}, {
 		name: "spec.loadBalancerIP",
 		svc:  svc(func(s *corev1.Service) { s.Spec.LoadBalancerIP = "203.0.113.7" }),
-		want: Request{Request: allocator.Request{Families: []allocator.Family{allocator.IPv4}, IPs: []netip.Addr{netip.MustParseAddr("203.0.113.7")}}},
+		want: Request{Request: allocator.Request{Families: []iprange.Family{iprange.IPv4}, IPs: []netip.Addr{netip.MustParseAddr("203.0.113.7")}}},
 	}, {
 		name: "spec.loadBalancerIP agreeing with the annotation",
 		svc: svc(func(s *corev1.Service) {
 			s.Spec.LoadBalancerIP = "203.0.113.7"
 			s.Annotations = map[string]string{"ironlb.io/loadBalancerIPs": "203.0.113.7"}
 		}),
-		want: Request{Request: allocator.Request{Families: []allocator.Family{allocator.IPv4}, IPs: []netip.Addr{netip.MustParseAddr("203.0.113.7")}}},
+		want: Request{Request: allocator.Request{Families: []iprange.Family{iprange.IPv4}, IPs: []netip.Addr{netip.MustParseAddr("203.0.113.7")}}},
 	}, {
 		name: "Local policy carries the pod selector",
 		svc:  svc(func(s *corev1.Service) { s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal }),
-		want: Request{Request: allocator.Request{Families: []allocator.Family{allocator.IPv4}, LocalSelector: &local}},
+		want: Request{Request: allocator.Request{Families: []iprange.Family{iprange.IPv4}, LocalSelector: &local}},
 	}, {
 		name: "namespaces consenting to share the key",
 		svc: svc(func(s *corev1.Service) {
@@ -97,7 +98,7 @@ func TestRequestFor(t *testing.T) {
 			}
 		}),
 		want: Request{Request: allocator.Request{
-			Families: []allocator.Family{allocator.IPv4}, SharingKey: "key-1", SharingNamespaces: []string{"team-b", "*"},
+			Families: []iprange.Family{iprange.IPv4}, SharingKey: "key-1", SharingNamespaces: []string{"team-b", "*"},
 		}},
 	}, {
 		name: "namespaces with the MetalLB key alias",
@@ -108,7 +109,7 @@ func TestRequestFor(t *testing.T) {
 			}
 		}),
 		want: Request{
-			Request: allocator.Request{Families: []allocator.Family{allocator.IPv4}, SharingKey: "key-1", SharingNamespaces: []string{"team-b"}},
+			Request: allocator.Request{Families: []iprange.Family{iprange.IPv4}, SharingKey: "key-1", SharingNamespaces: []string{"team-b"}},
 			Aliases: []string{"metallb.io/allow-shared-ip -> ironlb.io/allow-shared-ip"},
 		},
 	}, {
@@ -177,11 +178,11 @@ func TestRequestFor(t *testing.T) {
 // shows the message a Service of another namespace gets.
 func TestCrossNamespaceConflictNamesTheAnnotation(t *testing.T) {
 	a := allocator.New()
-	lan, err := allocator.ParseRange("192.0.2.0/28")
+	lan, err := iprange.Parse("192.0.2.0/28")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.SetPools([]allocator.Pool{{Name: "lan", Ranges: []allocator.Range{lan}, AutoAssign: true}}); err != nil {
+	if _, err := a.SetPools([]allocator.Pool{{Name: "lan", Ranges: []iprange.Range{lan}, AutoAssign: true}}); err != nil {
 		t.Fatal(err)
 	}
 	assign := func(s *corev1.Service) error {

@@ -14,9 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ironlb/ironlb/api/iprange"
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/api/v1beta1/validation"
-	"github.com/ironlb/ironlb/controllers/allocator"
 )
 
 // ValidateL2Advertisement reports pools named in spec.ipAddressPools that are
@@ -92,7 +92,7 @@ func selectedEntries(spec *v1beta1.BGPAdvertisementSpec, pools []v1beta1.IPAddre
 		}
 		pe := validation.PoolEntries{Name: p.Name}
 		for _, a := range p.Spec.Addresses {
-			if r, err := allocator.ParseRange(a); err == nil {
+			if r, err := iprange.Parse(a); err == nil {
 				pe.Entries = append(pe.Entries, validation.Entry{Text: a, First: r.First, Last: r.Last})
 			}
 		}

@@ -11,14 +11,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/ironlb/ironlb/api/iprange"
 	"github.com/ironlb/ironlb/api/v1beta1"
-	"github.com/ironlb/ironlb/controllers/allocator"
 )
 
 // ValidatePool checks pool's spec on its own and against others, the pools
 // already stored (pool itself, found among them by name, is skipped). It
 // reports entries that do not parse (bad CIDR, reversed range, range across
-// families) or touch special addresses (see allocator.Range.CheckSpecial),
+// families) or touch special addresses (see iprange.Range.CheckSpecial),
 // entries overlapping another entry of the same pool or of another pool, and
 // label selectors that do not parse.
 func ValidatePool(pool *v1beta1.IPAddressPool, others []v1beta1.IPAddressPool) field.ErrorList {
@@ -32,7 +32,7 @@ func ValidatePool(pool *v1beta1.IPAddressPool, others []v1beta1.IPAddressPool) f
 	// (its Ready condition says so) and must not block this one.
 	type owned struct {
 		pool, entry string
-		r           allocator.Range
+		r           iprange.Range
 	}
 	var taken []owned
 	for i := range others {
@@ -41,17 +41,17 @@ func ValidatePool(pool *v1beta1.IPAddressPool, others []v1beta1.IPAddressPool) f
 			continue
 		}
 		for _, s := range o.Spec.Addresses {
-			if r, err := allocator.ParseRange(s); err == nil {
+			if r, err := iprange.Parse(s); err == nil {
 				taken = append(taken, owned{pool: o.Name, entry: s, r: r})
 			}
 		}
 	}
 
-	parsed := make([]allocator.Range, len(pool.Spec.Addresses))
+	parsed := make([]iprange.Range, len(pool.Spec.Addresses))
 	ok := make([]bool, len(pool.Spec.Addresses))
 	for i, s := range pool.Spec.Addresses {
 		p := addrPath.Index(i)
-		r, err := allocator.ParseRange(s)
+		r, err := iprange.Parse(s)
 		if err != nil {
 			errs = append(errs, field.Invalid(p, s, rangeDetail(err)))
 			continue
@@ -82,14 +82,14 @@ func ValidatePool(pool *v1beta1.IPAddressPool, others []v1beta1.IPAddressPool) f
 // rangeDetail is the reason ParseRange gave, without the entry: the field
 // error already quotes it.
 func rangeDetail(err error) string {
-	if re, ok := errors.AsType[*allocator.RangeError](err); ok {
+	if re, ok := errors.AsType[*iprange.ParseError](err); ok {
 		return re.Reason
 	}
 	return err.Error()
 }
 
 // overlaps reports whether a and b share an address.
-func overlaps(a, b allocator.Range) bool {
+func overlaps(a, b iprange.Range) bool {
 	return a.Family() == b.Family() && a.First.Compare(b.Last) <= 0 && b.First.Compare(a.Last) <= 0
 }
 

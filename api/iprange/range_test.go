@@ -1,4 +1,4 @@
-package allocator
+package iprange
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestParseRange(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
@@ -44,21 +44,21 @@ func TestParseRange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseRange(tt.in)
+			got, err := Parse(tt.in)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseRange(%q) = %v, %v; want an error containing %q", tt.in, got, err, tt.wantErr)
+					t.Fatalf("Parse(%q) = %v, %v; want an error containing %q", tt.in, got, err, tt.wantErr)
 				}
-				if !errors.Is(err, ErrInvalidRange) {
-					t.Errorf("error %v does not wrap ErrInvalidRange", err)
+				if !errors.Is(err, ErrInvalid) {
+					t.Errorf("error %v does not wrap ErrInvalid", err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("ParseRange(%q): %v", tt.in, err)
+				t.Fatalf("Parse(%q): %v", tt.in, err)
 			}
 			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
-				t.Errorf("ParseRange(%q) (-want +got):\n%s", tt.in, diff)
+				t.Errorf("Parse(%q) (-want +got):\n%s", tt.in, diff)
 			}
 		})
 	}
@@ -71,8 +71,8 @@ func TestPrefixRangeWholeSpace(t *testing.T) {
 		"0.0.0.0/0": rng("0.0.0.0", "255.255.255.255"),
 		"::/0":      rng("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
 	} {
-		if got := prefixRange(netip.MustParsePrefix(in)); got != want {
-			t.Errorf("prefixRange(%s) = %v, want %v", in, got, want)
+		if got := FromPrefix(netip.MustParsePrefix(in)); got != want {
+			t.Errorf("FromPrefix(%s) = %v, want %v", in, got, want)
 		}
 	}
 }
@@ -115,15 +115,13 @@ func TestRangeContains(t *testing.T) {
 	}
 }
 
-func TestFamilyAndPolicyStrings(t *testing.T) {
+func TestFamilyStrings(t *testing.T) {
 	got := []string{
 		IPv4.String(), IPv6.String(), Family(0).String(),
-		SingleStack.String(), PreferDualStack.String(), RequireDualStack.String(), FamilyPolicy(7).String(),
 		FamilyOf(netip.MustParseAddr("192.0.2.1")).String(), FamilyOf(netip.MustParseAddr("2001:db8::1")).String(),
 	}
 	want := []string{
 		"IPv4", "IPv6", "Family(0)",
-		"SingleStack", "PreferDualStack", "RequireDualStack", "FamilyPolicy(7)",
 		"IPv4", "IPv6",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -135,7 +133,7 @@ func TestFamilyAndPolicyStrings(t *testing.T) {
 // IPv4-mapped IPv6 address: the allocator keys IPv4 addresses by that very
 // form, so ::ffff:0.0.0.0 would collide with 0.0.0.0. An entry touching such
 // a block by a single address is refused, and the message names the block.
-func TestParseRangeRefusesSpecialAddresses(t *testing.T) {
+func TestParseRefusesSpecialAddresses(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
@@ -183,29 +181,32 @@ func TestParseRangeRefusesSpecialAddresses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseRange(tt.in)
+			got, err := Parse(tt.in)
 			if tt.wantErr == "" {
 				if err != nil {
-					t.Fatalf("ParseRange(%q): %v", tt.in, err)
+					t.Fatalf("Parse(%q): %v", tt.in, err)
 				}
 				return
 			}
 			if err == nil || err.Error() != tt.wantErr {
-				t.Fatalf("ParseRange(%q) = %v, %v\nwant error %s", tt.in, got, err, tt.wantErr)
+				t.Fatalf("Parse(%q) = %v, %v\nwant error %s", tt.in, got, err, tt.wantErr)
 			}
-			if !errors.Is(err, ErrInvalidRange) {
-				t.Errorf("error %v does not wrap ErrInvalidRange", err)
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
 			}
 		})
 	}
 }
 
-// A Range built by hand rather than parsed meets the same rule in SetPools:
-// an IPv6 range over ::ffff:0:0/96 would hand out keys of IPv4 addresses.
-func TestSetPoolsRefusesSpecialAddresses(t *testing.T) {
-	a := New()
-	_, err := a.SetPools([]Pool{{Name: "mapped", AutoAssign: true, Ranges: []Range{rng("::fffe:ffff:ffff", "::1:0:0:0")}}})
-	if !errors.Is(err, ErrInvalidRange) || !strings.Contains(err.Error(), "IPv4-mapped") {
-		t.Fatalf("SetPools = %v, want an ErrInvalidRange naming the IPv4-mapped block", err)
+func rng(first, last string) Range {
+	return Range{First: netip.MustParseAddr(first), Last: netip.MustParseAddr(last)}
+}
+
+func mustParseRange(t testing.TB, s string) Range {
+	t.Helper()
+	r, err := Parse(s)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return r
 }

@@ -1,4 +1,4 @@
-package allocator
+package iprange
 
 import (
 	"errors"
@@ -9,13 +9,13 @@ import (
 	"testing"
 )
 
-// The fuzz targets of this file check ParseRange and Range.String against
-// an oracle written from the documented rules (ParseRange's doc comment and
+// The fuzz targets of this file check Parse and Range.String against
+// an oracle written from the documented rules (Parse's doc comment and
 // README "Configuring pools"), not from the code: the netip parsers for the
 // syntax, a separate copy of the special blocks for CheckSpecial and
 // math/big for the arithmetic. Run one with
 //
-//	go test -run '^$' -fuzz '^FuzzParseRange$' -fuzztime 20s ./controllers/allocator/
+//	go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 20s ./api/iprange/
 
 // fzSpecial are the blocks no pool entry may touch (README: IPv4-mapped,
 // loopback, link-local, multicast, unspecified, broadcast).
@@ -100,17 +100,17 @@ func fzCheckRange(t *testing.T, in string, r Range) {
 	t.Helper()
 	switch {
 	case !r.First.IsValid() || !r.Last.IsValid():
-		t.Fatalf("ParseRange(%q) = %#v: an end is not set", in, r)
+		t.Fatalf("Parse(%q) = %#v: an end is not set", in, r)
 	case r.First.Zone() != "" || r.Last.Zone() != "" || r.First.Is4In6() || r.Last.Is4In6():
-		t.Fatalf("ParseRange(%q) = %v: zoned or IPv4-mapped end", in, r)
+		t.Fatalf("Parse(%q) = %v: zoned or IPv4-mapped end", in, r)
 	case r.First.Is4() != r.Last.Is4():
-		t.Fatalf("ParseRange(%q) = %v: ends of two families", in, r)
+		t.Fatalf("Parse(%q) = %v: ends of two families", in, r)
 	case r.Last.Less(r.First):
-		t.Fatalf("ParseRange(%q) = %v: reversed", in, r)
-	case r.Family() != FamilyOf(r.First) || r.Family() != FamilyOf(r.Last) || !r.Family().valid():
-		t.Fatalf("ParseRange(%q) = %v: family %v inconsistent with its ends", in, r, r.Family())
+		t.Fatalf("Parse(%q) = %v: reversed", in, r)
+	case r.Family() != FamilyOf(r.First) || r.Family() != FamilyOf(r.Last) || !r.Family().Valid():
+		t.Fatalf("Parse(%q) = %v: family %v inconsistent with its ends", in, r, r.Family())
 	case !r.Contains(r.First) || !r.Contains(r.Last):
-		t.Fatalf("ParseRange(%q) = %v does not contain its own ends", in, r)
+		t.Fatalf("Parse(%q) = %v does not contain its own ends", in, r)
 	}
 	if r.First.Is4() && r.Contains(netip.AddrFrom16(r.First.As16())) {
 		t.Fatalf("%v contains the IPv4-mapped form of its first address", r)
@@ -119,30 +119,30 @@ func fzCheckRange(t *testing.T, in string, r Range) {
 	// for what lies between.
 	for _, a := range []netip.Addr{r.First, r.Last} {
 		if a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-			t.Fatalf("ParseRange(%q) accepted %v, which ends in the special address %s", in, r, a)
+			t.Fatalf("Parse(%q) accepted %v, which ends in the special address %s", in, r, a)
 		}
 	}
 	if fzTouchesSpecial(r.First, r.Last) {
-		t.Fatalf("ParseRange(%q) accepted %v, which touches a special block", in, r)
+		t.Fatalf("Parse(%q) accepted %v, which touches a special block", in, r)
 	}
 	if err := r.CheckSpecial(); err != nil {
-		t.Fatalf("ParseRange(%q) accepted %v, but CheckSpecial says %v", in, r, err)
+		t.Fatalf("Parse(%q) accepted %v, but CheckSpecial says %v", in, r, err)
 	}
-	if err := r.validate(); err != nil {
-		t.Fatalf("ParseRange(%q) accepted %v, but validate says %v", in, r, err)
+	if err := r.Validate(); err != nil {
+		t.Fatalf("Parse(%q) accepted %v, but validate says %v", in, r, err)
 	}
 	fzCheckString(t, r)
 }
 
 // fzCheckString checks that r.String() is the canonical spelling of r:
-// ParseRange reads it back to r, it is a fixed point, and it is a CIDR
+// Parse reads it back to r, it is a fixed point, and it is a CIDR
 // exactly when r is an aligned block of more than one address.
 func fzCheckString(t *testing.T, r Range) {
 	t.Helper()
 	s := r.String()
-	back, err := ParseRange(s)
+	back, err := Parse(s)
 	if err != nil {
-		t.Fatalf("%#v prints as %q, which ParseRange refuses: %v", r, s, err)
+		t.Fatalf("%#v prints as %q, which Parse refuses: %v", r, s, err)
 	}
 	if back != r {
 		t.Fatalf("%#v prints as %q, which parses to %#v", r, s, back)
@@ -175,14 +175,14 @@ func fzCheckString(t *testing.T, r Range) {
 	}
 }
 
-// FuzzParseRange checks ParseRange against the oracle above: it accepts
+// FuzzParse checks Parse against the oracle above: it accepts
 // exactly the entries whose syntax is valid and that touch no special block,
-// with the range the oracle computes; every refusal is a *RangeError
-// quoting the entry and wrapping ErrInvalidRange (naming the block for a
+// with the range the oracle computes; every refusal is a *ParseError
+// quoting the entry and wrapping ErrInvalid (naming the block for a
 // special one); surrounding space changes nothing; an accepted range is of
 // one family, passes validate and CheckSpecial, and its String parses back
 // to it.
-func FuzzParseRange(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		// Accepted forms.
 		"192.0.2.0/28", "192.0.2.7/32", "192.0.0.0/3", "2001:db8::/64", "2000::/3", "2001:db8::/63",
@@ -206,47 +206,47 @@ func FuzzParseRange(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		r, err := ParseRange(s)
+		r, err := Parse(s)
 		first, last, syntaxOK := fzExpectRange(s)
 		special := syntaxOK && fzTouchesSpecial(first, last)
 
 		if err != nil {
-			var re *RangeError
+			var re *ParseError
 			switch {
 			case !errors.As(err, &re):
-				t.Fatalf("ParseRange(%q): error %T %v is not a *RangeError", s, err, err)
-			case !errors.Is(err, ErrInvalidRange):
-				t.Fatalf("ParseRange(%q): %v does not wrap ErrInvalidRange", s, err)
+				t.Fatalf("Parse(%q): error %T %v is not a *ParseError", s, err, err)
+			case !errors.Is(err, ErrInvalid):
+				t.Fatalf("Parse(%q): %v does not wrap ErrInvalid", s, err)
 			case re.Entry != s || re.Reason == "":
-				t.Fatalf("ParseRange(%q): RangeError %#v does not carry the entry and a reason", s, re)
-			case err.Error() != fmt.Sprintf("%v %q: %s", ErrInvalidRange, s, re.Reason):
-				t.Fatalf("ParseRange(%q): message %q does not quote the entry", s, err)
+				t.Fatalf("Parse(%q): ParseError %#v does not carry the entry and a reason", s, re)
+			case err.Error() != fmt.Sprintf("%v %q: %s", ErrInvalid, s, re.Reason):
+				t.Fatalf("Parse(%q): message %q does not quote the entry", s, err)
 			case r != Range{}:
-				t.Fatalf("ParseRange(%q) returned %v with its error", s, r)
+				t.Fatalf("Parse(%q) returned %v with its error", s, r)
 			}
 			if syntaxOK && !special {
-				t.Fatalf("ParseRange(%q) refused %v..%v, a valid entry: %v", s, first, last, err)
+				t.Fatalf("Parse(%q) refused %v..%v, a valid entry: %v", s, first, last, err)
 			}
 			if special && !strings.HasPrefix(re.Reason, "includes ") {
-				t.Fatalf("ParseRange(%q) refused a special range without naming the block: %v", s, err)
+				t.Fatalf("Parse(%q) refused a special range without naming the block: %v", s, err)
 			}
 		} else {
 			if !syntaxOK {
-				t.Fatalf("ParseRange(%q) = %v, want an error: the entry is malformed", s, r)
+				t.Fatalf("Parse(%q) = %v, want an error: the entry is malformed", s, r)
 			}
 			if special {
-				t.Fatalf("ParseRange(%q) = %v, want an error: it touches a special block", s, r)
+				t.Fatalf("Parse(%q) = %v, want an error: it touches a special block", s, r)
 			}
 			if r.First != first || r.Last != last {
-				t.Fatalf("ParseRange(%q) = %v..%v, want %v..%v", s, r.First, r.Last, first, last)
+				t.Fatalf("Parse(%q) = %v..%v, want %v..%v", s, r.First, r.Last, first, last)
 			}
 			fzCheckRange(t, s, r)
 		}
 
 		// Surrounding space is ignored.
-		r2, err2 := ParseRange(" \t" + s + "\n ")
+		r2, err2 := Parse(" \t" + s + "\n ")
 		if (err == nil) != (err2 == nil) || r2 != r {
-			t.Fatalf("ParseRange(%q) = %v, %v but with spaces around = %v, %v", s, r, err, r2, err2)
+			t.Fatalf("Parse(%q) = %v, %v but with spaces around = %v, %v", s, r, err, r2, err2)
 		}
 	})
 }
@@ -264,9 +264,9 @@ func fzAddr(b []byte, v6 bool) netip.Addr {
 
 // FuzzRangeString checks Range.String on arbitrary ranges rather than on
 // parsed entries, which rarely reach aligned IPv6 blocks: a range that
-// validate accepts prints as an entry ParseRange reads back to the same
+// validate accepts prints as an entry Parse reads back to the same
 // range (a CIDR exactly when it is an aligned block); a range validate
-// refuses (special, IPv4-mapped) prints as one ParseRange refuses too; and
+// refuses (special, IPv4-mapped) prints as one Parse refuses too; and
 // CheckSpecial agrees with the oracle's overlap test.
 func FuzzRangeString(f *testing.F) {
 	f.Add([]byte{192, 0, 2, 0}, []byte{192, 0, 2, 255}, false)
@@ -291,15 +291,15 @@ func FuzzRangeString(f *testing.F) {
 		if got := r.CheckSpecial() != nil; got != special && !mapped {
 			t.Fatalf("%v: CheckSpecial says special = %v, the oracle %v", r, got, special)
 		}
-		verr := r.validate()
+		verr := r.Validate()
 		if (verr == nil) != (!special && !mapped) {
 			t.Fatalf("%v: validate = %v, but special = %v, IPv4-mapped = %v", r, verr, special, mapped)
 		}
 		if verr != nil {
-			if !errors.Is(verr, ErrInvalidRange) {
-				t.Fatalf("validate error %v does not wrap ErrInvalidRange", verr)
+			if !errors.Is(verr, ErrInvalid) {
+				t.Fatalf("validate error %v does not wrap ErrInvalid", verr)
 			}
-			if got, err := ParseRange(r.String()); err == nil {
+			if got, err := Parse(r.String()); err == nil {
 				t.Fatalf("%#v is invalid (%v) but prints as %q, which parses to %v", r, verr, r.String(), got)
 			}
 			return

@@ -1,8 +1,13 @@
-package allocator
+// Package iprange is the one parser of pool address entries: the syntax
+// users write in an IPAddressPool's spec.addresses, the blocks no entry may
+// touch, and the range arithmetic admission, the controller and the speaker
+// all apply. It depends on nothing but the standard library.
+package iprange
 
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"strings"
 )
@@ -36,45 +41,19 @@ func FamilyOf(ip netip.Addr) Family {
 	return IPv6
 }
 
-func (f Family) valid() bool { return f == IPv4 || f == IPv6 }
-
-// FamilyPolicy is a Service's spec.ipFamilyPolicy.
-type FamilyPolicy int
-
-// The family policies. The zero value is SingleStack, Kubernetes' default.
-const (
-	// SingleStack assigns one address, of the Service's first family.
-	SingleStack FamilyPolicy = iota
-	// PreferDualStack assigns one address of each family when one pool
-	// that admits the Service can give both, else one address.
-	PreferDualStack
-	// RequireDualStack assigns one address of each family or fails.
-	RequireDualStack
-)
-
-// String returns the policy as spelled in spec.ipFamilyPolicy.
-func (p FamilyPolicy) String() string {
-	switch p {
-	case SingleStack:
-		return "SingleStack"
-	case PreferDualStack:
-		return "PreferDualStack"
-	case RequireDualStack:
-		return "RequireDualStack"
-	}
-	return fmt.Sprintf("FamilyPolicy(%d)", int(p))
-}
+// Valid reports whether f is IPv4 or IPv6 (the zero Family is neither).
+func (f Family) Valid() bool { return f == IPv4 || f == IPv6 }
 
 // Range is an inclusive span of addresses of one family, First <= Last.
 type Range struct {
 	First, Last netip.Addr
 }
 
-// ErrInvalidRange is wrapped by every error of [ParseRange] and by the
-// range errors of [Allocator.SetPools].
-var ErrInvalidRange = errors.New("invalid address range")
+// ErrInvalid is wrapped by every error of [Parse] and by the
+// range errors of the allocator.
+var ErrInvalid = errors.New("invalid address range")
 
-// ParseRange parses one entry of an IPAddressPool's spec.addresses:
+// Parse parses one entry of an IPAddressPool's spec.addresses:
 //
 //   - a CIDR, "192.0.2.0/28" or "2001:db8::/64", which must be canonical
 //     (no host bits set: "192.0.2.1/28" is rejected, since it is most likely
@@ -86,35 +65,35 @@ var ErrInvalidRange = errors.New("invalid address range")
 // IPv4-mapped IPv6 addresses (::ffff:192.0.2.1) and zoned addresses are
 // rejected: the pool should list the IPv4 address itself. So is an entry
 // touching a special block (see [Range.CheckSpecial]). Surrounding spaces
-// are ignored. Every error is a [*RangeError], wraps [ErrInvalidRange] and
+// are ignored. Every error is a [*ParseError], wraps [ErrInvalid] and
 // quotes s.
-func ParseRange(s string) (Range, error) {
+func Parse(s string) (Range, error) {
 	r, err := parseRange(s)
 	if err == nil {
 		err = r.CheckSpecial()
 	}
 	if err != nil {
-		return Range{}, &RangeError{Entry: s, Reason: err.Error()}
+		return Range{}, &ParseError{Entry: s, Reason: err.Error()}
 	}
 	return r, nil
 }
 
-// RangeError is why ParseRange refused an entry.
-type RangeError struct {
+// ParseError is why Parse refused an entry.
+type ParseError struct {
 	// Entry is the entry as given.
 	Entry string
 	// Reason says what is wrong with it, without repeating it.
 	Reason string
 }
 
-func (e *RangeError) Error() string {
-	return fmt.Sprintf("%s %q: %s", ErrInvalidRange, e.Entry, e.Reason)
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("%s %q: %s", ErrInvalid, e.Entry, e.Reason)
 }
 
-// Unwrap returns ErrInvalidRange.
-func (e *RangeError) Unwrap() error { return ErrInvalidRange }
+// Unwrap returns ErrInvalid.
+func (e *ParseError) Unwrap() error { return ErrInvalid }
 
-// parseRange is ParseRange's syntax; its errors are bare reasons, without
+// parseRange is Parse's syntax; its errors are bare reasons, without
 // the entry.
 func parseRange(s string) (Range, error) {
 	entry := strings.TrimSpace(s)
@@ -129,7 +108,7 @@ func parseRange(s string) (Range, error) {
 		case p.Masked() != p:
 			return Range{}, fmt.Errorf("host bits are set; the CIDR is %s", p.Masked())
 		}
-		return prefixRange(p), nil
+		return FromPrefix(p), nil
 	case strings.Contains(entry, "-"):
 		from, to, _ := strings.Cut(entry, "-")
 		first, err := parseAddr(strings.TrimSpace(from))
@@ -199,7 +178,7 @@ const notExternal = "which cannot be a Service's external IP"
 // admission, the controller's pool validation and the allocator.
 func (r Range) CheckSpecial() error {
 	for _, s := range special {
-		b := prefixRange(s.block)
+		b := FromPrefix(s.block)
 		if r.First.Is4() != b.First.Is4() || r.Last.Less(b.First) || b.Last.Less(r.First) {
 			continue
 		}
@@ -211,30 +190,15 @@ func (r Range) CheckSpecial() error {
 	return nil
 }
 
-// prefixRange returns the addresses of the canonical prefix p.
-func prefixRange(p netip.Prefix) Range {
-	first := p.Addr()
-	f := FamilyOf(first)
-	host := hostMask(f, p.Bits())
-	return Range{First: first, Last: u128Of(first).add(host).addr(f)}
-}
-
-// hostMask returns the host part of a prefix of the given length: the low
-// (family bits - length) bits set.
-func hostMask(f Family, length int) u128 {
-	n := 128 - length
-	if f == IPv4 {
-		n = 32 - length
+// FromPrefix returns the addresses of p (its host bits are ignored).
+func FromPrefix(p netip.Prefix) Range {
+	p = p.Masked()
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
 	}
-	switch {
-	case n <= 0:
-		return u128{}
-	case n >= 128:
-		return u128{^uint64(0), ^uint64(0)}
-	case n >= 64:
-		return u128{hi: 1<<(n-64) - 1, lo: ^uint64(0)}
-	}
-	return u128{lo: 1<<n - 1}
+	last, _ := netip.AddrFromSlice(b)
+	return Range{First: p.Addr(), Last: last}
 }
 
 // Family returns the family of the range's addresses.
@@ -254,22 +218,50 @@ func (r Range) String() string {
 	if r.First == r.Last {
 		return r.First.String()
 	}
-	span := u128Of(r.Last).sub(u128Of(r.First))
-	if r.First.Is4() == r.Last.Is4() && span.and(span.inc()).isZero() && u128Of(r.First).and(span).isZero() {
-		bits := r.First.BitLen() - span.onesCount()
-		return netip.PrefixFrom(r.First, bits).String()
+	if p, ok := r.Prefix(); ok {
+		return p.String()
 	}
 	return r.First.String() + "-" + r.Last.String()
 }
 
-// validate checks a Range built by hand rather than by ParseRange.
-func (r Range) validate() error {
+// Prefix returns the CIDR r is exactly, if it is one.
+func (r Range) Prefix() (netip.Prefix, bool) {
+	if r.First.Is4() != r.Last.Is4() || r.Last.Less(r.First) {
+		return netip.Prefix{}, false
+	}
+	// The prefix length is the length of the ends' common leading bits; r
+	// is that prefix when First has no host bits and Last all of them.
+	a, b := r.First.AsSlice(), r.Last.AsSlice()
+	n := 0
+	for i := range a {
+		x := a[i] ^ b[i]
+		if x != 0 {
+			n = 8*i + bits.LeadingZeros8(x)
+			break
+		}
+		n = 8 * (i + 1)
+	}
+	p := netip.PrefixFrom(r.First, n)
+	if p.Masked().Addr() != r.First || FromPrefix(p).Last != r.Last {
+		return netip.Prefix{}, false
+	}
+	return p, true
+}
+
+// Overlaps reports whether r and o share an address.
+func (r Range) Overlaps(o Range) bool {
+	return r.Family() == o.Family() && r.First.Compare(o.Last) <= 0 && o.First.Compare(r.Last) <= 0
+}
+
+// Validate checks a Range built by hand rather than by Parse: the same
+// rules, as an error wrapping ErrInvalid.
+func (r Range) Validate() error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w %s: %s", ErrInvalidRange, r, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w %s: %s", ErrInvalid, r, fmt.Sprintf(format, args...))
 	}
 	switch {
 	case !r.First.IsValid() || !r.Last.IsValid():
-		return fmt.Errorf("%w: an end of the range is not set", ErrInvalidRange)
+		return fmt.Errorf("%w: an end of the range is not set", ErrInvalid)
 	case r.First.Zone() != "" || r.Last.Zone() != "":
 		return bad("zoned addresses are not allowed")
 	case r.First.Is4In6() || r.Last.Is4In6():

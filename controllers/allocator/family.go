@@ -1,0 +1,30 @@
+package allocator
+
+import "fmt"
+
+// FamilyPolicy is a Service's spec.ipFamilyPolicy.
+type FamilyPolicy int
+
+// The family policies. The zero value is SingleStack, Kubernetes' default.
+const (
+	// SingleStack assigns one address, of the Service's first family.
+	SingleStack FamilyPolicy = iota
+	// PreferDualStack assigns one address of each family when one pool
+	// that admits the Service can give both, else one address.
+	PreferDualStack
+	// RequireDualStack assigns one address of each family or fails.
+	RequireDualStack
+)
+
+// String returns the policy as spelled in spec.ipFamilyPolicy.
+func (p FamilyPolicy) String() string {
+	switch p {
+	case SingleStack:
+		return "SingleStack"
+	case PreferDualStack:
+		return "PreferDualStack"
+	case RequireDualStack:
+		return "RequireDualStack"
+	}
+	return fmt.Sprintf("FamilyPolicy(%d)", int(p))
+}
