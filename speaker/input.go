@@ -142,7 +142,7 @@ func poolFrom(p *v1beta1.IPAddressPool) announce.Pool {
 // A pool that is invalid, overlaps an older one or was not validated yet
 // hands out nothing and must not claim addresses (announce.Pool.NotReady).
 func poolReady(p *v1beta1.IPAddressPool) bool {
-	c := meta.FindStatusCondition(p.Status.Conditions, v1beta1.PoolReady)
+	c := meta.FindStatusCondition(p.Status.Conditions, v1beta1.ConditionReady)
 	return c != nil && (c.Status == metav1.ConditionTrue || c.Reason == v1beta1.ReasonPoolDeleting)
 }
 

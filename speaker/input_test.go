@@ -21,7 +21,7 @@ func poolObj(name string, ready metav1.ConditionStatus, reason string, addrs ...
 		Spec:       v1beta1.IPAddressPoolSpec{Addresses: addrs},
 	}
 	if reason != "" {
-		p.Status.Conditions = []metav1.Condition{{Type: v1beta1.PoolReady, Status: ready, Reason: reason}}
+		p.Status.Conditions = []metav1.Condition{{Type: v1beta1.ConditionReady, Status: ready, Reason: reason}}
 	}
 	return p
 }

@@ -295,7 +295,7 @@ func setPoolReady(t *testing.T, c client.Client, p *v1beta1.IPAddressPool, statu
 	t.Helper()
 	p.Status.AvailableIPv6 = "0"
 	p.Status.Conditions = []metav1.Condition{{
-		Type: v1beta1.PoolReady, Status: status, Reason: reason, Message: "set by the test",
+		Type: v1beta1.ConditionReady, Status: status, Reason: reason, Message: "set by the test",
 		ObservedGeneration: p.Generation, LastTransitionTime: metav1.Now(),
 	}}
 	if err := c.Status().Update(context.Background(), p); err != nil {

@@ -8,11 +8,8 @@ import (
 // uses an address from it, the way kubernetes.io/pvc-protection holds a claim.
 const PoolProtectionFinalizer = "ironlb.io/pool-protection"
 
-// Condition types and reasons of IPAddressPool.status.conditions.
+// Reasons of IPAddressPool's Ready condition.
 const (
-	// PoolReady is True when the pool's spec is valid and it hands out addresses.
-	PoolReady = "Ready"
-
 	ReasonPoolValid       = "Valid"
 	ReasonInvalidAddress  = "InvalidAddress"
 	ReasonOverlap         = "OverlapsOtherPool"

@@ -235,7 +235,7 @@ func (m *IPAM) established(p *v1beta1.IPAddressPool) bool {
 	if v, ok := m.verdicts[p.Name]; ok && v.Valid() && v.UID == p.UID && v.Generation == p.Generation {
 		return true
 	}
-	c := meta.FindStatusCondition(p.Status.Conditions, v1beta1.PoolReady)
+	c := meta.FindStatusCondition(p.Status.Conditions, v1beta1.ConditionReady)
 	return c != nil && c.ObservedGeneration == p.Generation &&
 		(c.Status == metav1.ConditionTrue || c.Reason == v1beta1.ReasonPoolDeleting)
 }

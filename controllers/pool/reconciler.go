@@ -82,7 +82,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func (r *Reconciler) reconcileDelete(ctx context.Context, pool *v1beta1.IPAddressPool) error {
 	if users := r.IPAM.Users(pool.Name); users > 0 {
 		blocked := &metav1.Condition{
-			Type:   v1beta1.PoolReady,
+			Type:   v1beta1.ConditionReady,
 			Status: metav1.ConditionFalse,
 			Reason: v1beta1.ReasonPoolDeleting,
 			Message: fmt.Sprintf("Deletion waits for %d Service(s) still using addresses of this pool; "+
@@ -121,7 +121,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, pool *v1beta1.IPAddressPoo
 	if err := r.Client.Status().Update(ctx, pool); err != nil {
 		return fmt.Errorf("writing pool status: %w", err)
 	}
-	r.eventOnFlip(pool, meta.FindStatusCondition(orig.Status.Conditions, v1beta1.PoolReady), ready)
+	r.eventOnFlip(pool, meta.FindStatusCondition(orig.Status.Conditions, v1beta1.ConditionReady), ready)
 	return nil
 }
 
@@ -137,7 +137,7 @@ func recordValidSpec(pool *v1beta1.IPAddressPool, v ipam.PoolVerdict, judged boo
 // readyCondition derives the Ready condition from the pool's verdict, v
 // (ok: there is one yet).
 func readyCondition(v ipam.PoolVerdict, ok bool) metav1.Condition {
-	c := metav1.Condition{Type: v1beta1.PoolReady}
+	c := metav1.Condition{Type: v1beta1.ConditionReady}
 	switch {
 	case !ok:
 		c.Status, c.Reason, c.Message = metav1.ConditionUnknown, "Pending", "The pool has not been validated yet"

@@ -188,7 +188,7 @@ func waitPoolReady(t *testing.T, name string, status metav1.ConditionStatus, rea
 	var p *v1beta1.IPAddressPool
 	eventually(t, fmt.Sprintf("pool %s Ready=%s/%s", name, status, reason), func() error {
 		p = getPool(t, name)
-		c := meta.FindStatusCondition(p.Status.Conditions, v1beta1.PoolReady)
+		c := meta.FindStatusCondition(p.Status.Conditions, v1beta1.ConditionReady)
 		if c == nil || c.Status != status || c.Reason != reason {
 			return fmt.Errorf("Ready condition is %+v", c)
 		}

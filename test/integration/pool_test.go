@@ -306,7 +306,7 @@ func tableRow(pool string) (map[string]any, error) {
 
 func readyOf(p *v1beta1.IPAddressPool) metav1.Condition {
 	for _, c := range p.Status.Conditions {
-		if c.Type == v1beta1.PoolReady {
+		if c.Type == v1beta1.ConditionReady {
 			return c
 		}
 	}
