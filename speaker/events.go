@@ -1,7 +1,6 @@
 package speaker
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/speaker/announce"
+	"github.com/ironlb/ironlb/speaker/protocol"
 )
 
 // Reasons of the Events a speaker records on its own Node.
@@ -22,18 +22,28 @@ const (
 	EventSpeakerJoined = "SpeakerJoined"
 )
 
-// eventTracker remembers, per Service and address, who announced it last, so
-// that an event is emitted when that changes and never on a recomputation
-// that changes nothing. Each speaker tracks every Service but emits only the
-// events it is responsible for (see observe), so N speakers do not emit N
-// copies.
-type eventTracker struct {
-	l2  map[string]map[netip.Addr]string // service -> address -> owner
-	bgp map[string]map[netip.Addr]string // service -> address -> "n1, n2"
+// announcedBy returns, by protocol name, the nodes announcing each address
+// in res.
+func announcedBy(protocols []protocol.Protocol, res announce.Result) map[string]map[netip.Addr][]string {
+	out := make(map[string]map[netip.Addr][]string, len(protocols))
+	for _, p := range protocols {
+		out[p.Name()] = p.Announcers(res)
+	}
+	return out
 }
 
-func newEventTracker() *eventTracker {
-	return &eventTracker{l2: map[string]map[netip.Addr]string{}, bgp: map[string]map[netip.Addr]string{}}
+// eventTracker remembers, per protocol, Service and address, who announced
+// it last, so that an event is emitted when that changes and never on a
+// recomputation that changes nothing. Each speaker tracks every Service but
+// emits only the events it is responsible for (see observe), so N speakers
+// do not emit N copies.
+type eventTracker struct {
+	protocols []protocol.Protocol
+	last      map[string]map[string]map[netip.Addr][]string // protocol -> service -> address -> nodes
+}
+
+func newEventTracker(protocols ...protocol.Protocol) *eventTracker {
+	return &eventTracker{protocols: protocols, last: map[string]map[string]map[netip.Addr][]string{}}
 }
 
 // serviceEvent is an event to emit on a Service.
@@ -42,77 +52,62 @@ type serviceEvent struct {
 	note    string
 }
 
-// observe records the new decision and returns the events this node must
-// emit. Rules:
-//   - layer 2: the new owner of an address reports it ("announced from n2");
-//     when no node may announce it any more, the lowest live speaker reports that;
-//   - BGP: the first (by name) of the new set of advertising nodes reports
-//     the set; when it became empty, the lowest live speaker reports it.
+// observe records the new decision, the nodes announcing each address by
+// protocol (announcedBy), and returns the events this node must emit, worded
+// by the protocol (protocol.Protocol.EventNote). Rules:
+//   - the first (by name) of the new set of announcing nodes reports the
+//     change: at layer 2, the new owner of an address;
+//   - when no node announces an address any more, the lowest live speaker
+//     reports that.
 //
 // current holds the addresses of each handled Service; Services that are
 // gone, or addresses they no longer have, are forgotten without an event.
 // A speaker starts with no memory, so after it starts it reports the
 // addresses it takes over.
-func (t *eventTracker) observe(res announce.Result, current map[string][]netip.Addr, self, lowest string) []serviceEvent {
-	l2, bgp := map[string]map[netip.Addr]string{}, map[string]map[netip.Addr]string{}
-	for svc, ips := range current {
-		l2[svc], bgp[svc] = map[netip.Addr]string{}, map[netip.Addr]string{}
-		for _, ip := range ips {
-			if a, ok := res.L2[ip]; ok {
-				l2[svc][ip] = a.Node
-			}
-			if a, ok := res.BGP[ip]; ok {
-				bgp[svc][ip] = strings.Join(a.Nodes, ", ")
-			}
-		}
-	}
+func (t *eventTracker) observe(announced map[string]map[netip.Addr][]string, current map[string][]netip.Addr, self, lowest string) []serviceEvent {
 	var out []serviceEvent
-	for svc, ips := range current {
-		for _, ip := range ips {
-			out = append(out, l2Event(svc, ip, t.l2[svc][ip], l2[svc][ip], self, lowest)...)
-			out = append(out, bgpEvent(svc, ip, t.bgp[svc][ip], bgp[svc][ip], self, lowest)...)
+	for _, p := range t.protocols {
+		now := map[string]map[netip.Addr][]string{}
+		for svc, ips := range current {
+			now[svc] = map[netip.Addr][]string{}
+			for _, ip := range ips {
+				nodes := announced[p.Name()][ip]
+				if len(nodes) > 0 {
+					now[svc][ip] = nodes
+				}
+				was := t.last[p.Name()][svc][ip]
+				if note, ok := changeNote(p, ip, was, nodes, self, lowest); ok {
+					out = append(out, serviceEvent{svc, note})
+				}
+			}
 		}
+		t.last[p.Name()] = now
 	}
-	t.l2, t.bgp = l2, bgp
 	slices.SortFunc(out, func(a, b serviceEvent) int { return strings.Compare(a.service+a.note, b.service+b.note) })
 	return out
 }
 
-func l2Event(svc string, ip netip.Addr, was, now, self, lowest string) []serviceEvent {
+// changeNote words the change of the nodes announcing ip from was to now,
+// when self is the speaker to report it.
+func changeNote(p protocol.Protocol, ip netip.Addr, was, now []string, self, lowest string) (string, bool) {
 	switch {
-	case was == now:
-		return nil
-	case now == self:
-		note := fmt.Sprintf("Announcing %s by layer 2 from node %s", ip, now)
-		if was != "" {
-			note += fmt.Sprintf(", taking over from node %s", was)
-		}
-		return []serviceEvent{{svc, note}}
-	case now == "" && self == lowest:
-		return []serviceEvent{{svc, fmt.Sprintf("%s is no longer announced by layer 2 (was node %s): no eligible node", ip, was)}}
+	case slices.Equal(was, now):
+		return "", false
+	case len(now) > 0 && now[0] == self:
+		return p.EventNote(ip, was, now), true
+	case len(now) == 0 && self == lowest:
+		return p.EventNote(ip, was, nil), true
 	}
-	return nil
-}
-
-func bgpEvent(svc string, ip netip.Addr, was, now, self, lowest string) []serviceEvent {
-	switch {
-	case was == now:
-		return nil
-	case now != "" && strings.SplitN(now, ", ", 2)[0] == self:
-		return []serviceEvent{{svc, fmt.Sprintf("Advertising %s by BGP from nodes %s", ip, now)}}
-	case now == "" && self == lowest:
-		return []serviceEvent{{svc, fmt.Sprintf("%s is no longer advertised by BGP (was nodes %s): no eligible node", ip, was)}}
-	}
-	return nil
+	return "", false
 }
 
 // emitEvents records the decision and emits this node's share of events.
-func (s *Speaker) emitEvents(st *clusterState, res announce.Result, live map[string]bool) {
+func (s *Speaker) emitEvents(st *clusterState, announced map[string]map[netip.Addr][]string, live map[string]bool) {
 	current := make(map[string][]netip.Addr, len(st.services))
 	for _, svc := range st.input.Services {
 		current[svc.Key] = svc.IPs
 	}
-	for _, e := range s.events.observe(res, current, s.cfg.NodeName, lowestLive(live)) {
+	for _, e := range s.events.observe(announced, current, s.cfg.NodeName, lowestLive(live)) {
 		if obj := st.services[e.service]; obj != nil {
 			s.recorder.Eventf(obj, nil, corev1.EventTypeNormal, v1beta1.EventAnnounceNodeChanged, "Announce", "%s", e.note)
 		}

@@ -1,8 +1,6 @@
 package speaker
 
 import (
-	"errors"
-	"fmt"
 	"net/netip"
 	"testing"
 
@@ -14,8 +12,14 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/ironlb/ironlb/speaker/announce"
-	"github.com/ironlb/ironlb/speaker/bgp"
+	"github.com/ironlb/ironlb/speaker/protocol"
+	bgpprotocol "github.com/ironlb/ironlb/speaker/protocol/bgp"
+	l2protocol "github.com/ironlb/ironlb/speaker/protocol/layer2"
 )
+
+// protocols are the speaker's, as run.go registers them; the tracker only
+// asks them who announces and how to word it.
+var protocols = []protocol.Protocol{l2protocol.New(nil), bgpprotocol.New(nil, "")}
 
 var (
 	ip1 = netip.MustParseAddr("192.0.2.10")
@@ -118,9 +122,9 @@ func TestEventTracker(t *testing.T) {
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tr := newEventTracker()
+			tr := newEventTracker(protocols...)
 			for i, s := range tc.steps {
-				got := tr.observe(s.res, s.current, s.self, "n1")
+				got := tr.observe(announcedBy(protocols, s.res), s.current, s.self, "n1")
 				if diff := cmp.Diff(s.want, got, cmp.AllowUnexported(serviceEvent{}), cmpopts.EquateEmpty()); diff != "" {
 					t.Errorf("step %d: events (-want +got):\n%s", i, diff)
 				}
@@ -166,27 +170,5 @@ func TestNodeFrom(t *testing.T) {
 	want := announce.Node{Name: "n1", Labels: map[string]string{"a": "b"}, Ready: true, NetworkUnavailable: true}
 	if diff := cmp.Diff(want, nodeFrom(n)); diff != "" {
 		t.Errorf("nodeFrom (-want +got):\n%s", diff)
-	}
-}
-
-func TestRetryableDropsConfigurationErrors(t *testing.T) {
-	transient := errors.New("gobgp: connection reset")
-	tests := []struct {
-		name string
-		in   error
-		want error
-	}{
-		{name: "nil", in: nil, want: nil},
-		{name: "invalid peer only", in: fmt.Errorf("peer x: %w", bgp.ErrInvalidPeer), want: nil},
-		{name: "joined config errors", in: errors.Join(fmt.Errorf("a: %w", bgp.ErrInvalidPeer), fmt.Errorf("b: %w", bgp.ErrInvalidRoute)), want: nil},
-		{name: "transient kept", in: errors.Join(fmt.Errorf("a: %w", bgp.ErrInvalidPeer), transient), want: transient},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := retryable(tc.in)
-			if (got == nil) != (tc.want == nil) || (got != nil && !errors.Is(got, tc.want)) {
-				t.Errorf("retryable(%v) = %v, want %v", tc.in, got, tc.want)
-			}
-		})
 	}
 }

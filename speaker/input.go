@@ -1,7 +1,6 @@
 package speaker
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 
@@ -9,12 +8,9 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ironlb/ironlb/api/iprange"
 	"github.com/ironlb/ironlb/api/v1beta1"
-	"github.com/ironlb/ironlb/api/v1beta1/validation"
 	"github.com/ironlb/ironlb/speaker/announce"
 )
 
@@ -131,7 +127,7 @@ func poolFrom(p *v1beta1.IPAddressPool) announce.Pool {
 		if err != nil {
 			continue
 		}
-		out.Ranges = append(out.Ranges, announce.Range{First: r.First, Last: r.Last, Entry: a})
+		out.Entries = append(out.Entries, announce.Entry{Range: r, Text: a})
 	}
 	return out
 }
@@ -144,101 +140,4 @@ func poolFrom(p *v1beta1.IPAddressPool) announce.Pool {
 func poolReady(p *v1beta1.IPAddressPool) bool {
 	c := meta.FindStatusCondition(p.Status.Conditions, v1beta1.ConditionReady)
 	return c != nil && (c.Status == metav1.ConditionTrue || c.Reason == v1beta1.ReasonPoolDeleting)
-}
-
-// selectors parses label selectors. A selector that does not parse matches
-// nothing (and the error is returned for the advertisement's status), rather
-// than everything.
-func selectors(in []metav1.LabelSelector) ([]labels.Selector, error) {
-	var out []labels.Selector
-	var firstErr error
-	for i := range in {
-		s, err := metav1.LabelSelectorAsSelector(&in[i])
-		if err != nil {
-			s = labels.Nothing()
-			if firstErr == nil {
-				firstErr = fmt.Errorf("selector %d: %w", i, err)
-			}
-		}
-		out = append(out, s)
-	}
-	return out, firstErr
-}
-
-// parsedL2 is an L2Advertisement converted, with what is wrong with it.
-type parsedL2 struct {
-	adv announce.L2Advertisement
-	err error
-}
-
-func l2From(a *v1beta1.L2Advertisement) parsedL2 {
-	poolSels, err1 := selectors(a.Spec.IPAddressPoolSelectors)
-	nodeSels, err2 := selectors(a.Spec.NodeSelectors)
-	return parsedL2{
-		adv: announce.L2Advertisement{
-			Name:          a.Name,
-			Pools:         announce.PoolSelector{Names: a.Spec.IPAddressPools, Selectors: poolSels},
-			NodeSelectors: nodeSels,
-			Interfaces:    a.Spec.Interfaces,
-		},
-		err: firstError(err1, err2),
-	}
-}
-
-// parsedBGP is a BGPAdvertisement converted, with what is wrong with it.
-type parsedBGP struct {
-	adv announce.BGPAdvertisement
-	err error // a label selector that does not parse; the rest applies
-	// badCommunities are the communities the speaker cannot announce, by
-	// the rule admission applies too. An advertisement with any is left out
-	// of the decision: announcing its routes without some of the
-	// communities asked for (no-export-like tags) could leak them, and
-	// merging it with another advertisement's route would make GoBGP refuse
-	// that route as well.
-	badCommunities field.ErrorList
-}
-
-// usable reports whether the advertisement takes part in the decision.
-func (p parsedBGP) usable() bool { return len(p.badCommunities) == 0 }
-
-func bgpFrom(a *v1beta1.BGPAdvertisement) parsedBGP {
-	poolSels, err1 := selectors(a.Spec.IPAddressPoolSelectors)
-	nodeSels, err2 := selectors(a.Spec.NodeSelectors)
-	return parsedBGP{
-		badCommunities: validation.ValidateCommunities(field.NewPath("spec", "communities"), a.Spec.Communities),
-		adv: announce.BGPAdvertisement{
-			Name:                a.Name,
-			Pools:               announce.PoolSelector{Names: a.Spec.IPAddressPools, Selectors: poolSels},
-			NodeSelectors:       nodeSels,
-			Peers:               a.Spec.Peers,
-			AggregationLength:   a.Spec.AggregationLength,
-			AggregationLengthV6: a.Spec.AggregationLengthV6,
-			LocalPref:           a.Spec.LocalPref,
-			Communities:         a.Spec.Communities,
-		},
-		err: firstError(err1, err2),
-	}
-}
-
-func firstError(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// selectsNode applies a nodeSelectors list ("empty = every node") to labels.
-func selectsNode(sels []metav1.LabelSelector, nodeLabels map[string]string) (bool, error) {
-	if len(sels) == 0 {
-		return true, nil
-	}
-	parsed, err := selectors(sels)
-	for _, s := range parsed {
-		if s.Matches(labels.Set(nodeLabels)) {
-			return true, err
-		}
-	}
-	return false, err
 }

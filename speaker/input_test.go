@@ -58,9 +58,7 @@ func announcedFrom(pools []v1beta1.IPAddressPool, svcs []corev1.Service, advPool
 			in.Services = append(in.Services, s)
 		}
 	}
-	adv := &v1beta1.L2Advertisement{ObjectMeta: metav1.ObjectMeta{Name: "l2"},
-		Spec: v1beta1.L2AdvertisementSpec{IPAddressPools: advPools}}
-	in.L2Advertisements = []announce.L2Advertisement{l2From(adv).adv}
+	in.L2Advertisements = []announce.L2Advertisement{{Name: "l2", Pools: announce.PoolSelector{Names: advPools}}}
 	var out []netip.Addr
 	for ip := range announce.Compute(in).L2Owned("n1") {
 		out = append(out, ip)

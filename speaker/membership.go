@@ -311,3 +311,35 @@ func (s *Speaker) reportIsolation(st *clusterState, msg string, v gossipView) {
 		s.recorder.Eventf(st.self, nil, corev1.EventTypeNormal, EventSpeakerJoined, "Gossip", "%s", note)
 	}
 }
+
+// winnerVersions is what *member.List adds to Membership: the layer-2
+// election versions each live speaker advertises.
+type winnerVersions interface {
+	WinnerVersions() map[string][]announce.WinnerVersion
+}
+
+// agreedWinner is the layer-2 election for a decision over live: the highest
+// version every speaker in live supports (announce.AgreedWinner). Every
+// speaker computes it over the same live set, so during a rolling upgrade
+// all keep the old election until the last speaker without the new one is
+// gone, then all switch on that same membership change. A live speaker
+// whose versions are not known yet counts as an old one, and a Membership
+// that exchanges no versions means version 1.
+func (s *Speaker) agreedWinner(live map[string]bool) announce.WinnerVersion {
+	v := announce.WinnerV1
+	if m, ok := s.members.(winnerVersions); ok {
+		v = agree(live, m.WinnerVersions())
+	}
+	s.metrics.winner.Set(float64(v))
+	return v
+}
+
+// agree applies announce.AgreedWinner to the speakers of live, by the
+// versions they advertise.
+func agree(live map[string]bool, advertised map[string][]announce.WinnerVersion) announce.WinnerVersion {
+	supported := make([][]announce.WinnerVersion, 0, len(live))
+	for _, n := range slices.Sorted(maps.Keys(live)) {
+		supported = append(supported, advertised[n])
+	}
+	return announce.AgreedWinner(supported)
+}

@@ -138,3 +138,25 @@ func TestIsolationProblem(t *testing.T) {
 		t.Errorf("long list not shortened: %s", got)
 	}
 }
+
+// The election in use is the highest version every live speaker supports:
+// a speaker not live does not hold the others back, and a live one whose
+// versions are unknown counts as an old one.
+func TestAgreeWinnerOverLiveSpeakers(t *testing.T) {
+	v1, v2 := announce.WinnerV1, announce.WinnerV2
+	advertised := map[string][]announce.WinnerVersion{"a": {v1, v2}, "b": {v1, v2}, "old": {v1}}
+	tests := []struct {
+		live []string
+		want announce.WinnerVersion
+	}{
+		{[]string{"a", "b"}, v2},
+		{[]string{"a", "b", "old"}, v1},
+		{[]string{"a", "unknown"}, v1},
+		{nil, v1},
+	}
+	for _, tc := range tests {
+		if got := agree(liveSet(tc.live...), advertised); got != tc.want {
+			t.Errorf("live %v: agreed %v, want %v", tc.live, got, tc.want)
+		}
+	}
+}

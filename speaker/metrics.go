@@ -2,16 +2,10 @@ package speaker
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/ironlb/ironlb/speaker/announce"
-)
-
-// Protocol label values of ironlb_announced.
-const (
-	protocolLayer2 = "layer2"
-	protocolBGP    = "bgp"
 )
 
 type metrics struct {
@@ -19,6 +13,7 @@ type metrics struct {
 	members   prometheus.Gauge
 	expected  prometheus.Gauge
 	isolated  prometheus.Gauge
+	winner    prometheus.Gauge
 	set       map[[3]string]bool // label sets currently exported
 }
 
@@ -44,9 +39,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "ironlb_speaker_isolated",
 			Help: "1 while this speaker reaches none of the speakers it expects and so announces nothing.",
 		}),
+		winner: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ironlb_speaker_winner_version",
+			Help: "Version of the layer-2 owner election in use: the highest every live speaker supports (docs/scale.md).",
+		}),
 		set: map[[3]string]bool{},
 	}
-	for _, c := range []prometheus.Collector{m.announced, m.members, m.expected, m.isolated} {
+	for _, c := range []prometheus.Collector{m.announced, m.members, m.expected, m.isolated, m.winner} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("speaker: register metrics: %w", err)
 		}
@@ -54,19 +53,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// setAnnounced exports this node's announcements and drops the series of
-// addresses it no longer announces.
-func (m *metrics) setAnnounced(res announce.Result, node string) {
+// setAnnounced exports this node's announcements, the nodes announcing
+// each address by protocol (announcedBy), and drops the series of addresses
+// it no longer announces.
+func (m *metrics) setAnnounced(announced map[string]map[netip.Addr][]string, node string) {
 	now := map[[3]string]bool{}
-	for ip, a := range res.L2 {
-		if a.Node == node {
-			now[[3]string{ip.String(), node, protocolLayer2}] = true
-		}
-	}
-	for ip, a := range res.BGP {
-		for _, n := range a.Nodes {
-			if n == node {
-				now[[3]string{ip.String(), node, protocolBGP}] = true
+	for protocol, byIP := range announced {
+		for ip, nodes := range byIP {
+			if slices.Contains(nodes, node) {
+				now[[3]string{ip.String(), node, protocol}] = true
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -20,9 +21,12 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/speaker/bfd"
 	"github.com/ironlb/ironlb/speaker/bgp"
 	"github.com/ironlb/ironlb/speaker/layer2"
 	"github.com/ironlb/ironlb/speaker/member"
+	bgpprotocol "github.com/ironlb/ironlb/speaker/protocol/bgp"
+	l2protocol "github.com/ironlb/ironlb/speaker/protocol/layer2"
 )
 
 // Options is everything ironlb-speaker is configured with (its flags).
@@ -45,6 +49,9 @@ type Options struct {
 	// BGPListenAddresses are the addresses BGPListenPort is bound on;
 	// empty = the Node's InternalIPs, never every address of the host.
 	BGPListenAddresses []netip.Addr
+	// IgnoreExcludeLB lets nodes with the exclude-from-external-load-balancers
+	// label announce (announce.Eligibility.IgnoreExcludeLabel).
+	IgnoreExcludeLB bool
 	// MetricsBindAddress and HealthProbeBindAddress: "0" disables.
 	MetricsBindAddress     string
 	HealthProbeBindAddress string
@@ -55,6 +62,9 @@ const (
 	leaveTimeout   = 2 * time.Second  // wait for the goodbye to reach a member
 	bgpStopTimeout = 10 * time.Second // withdraw and close sessions
 	drainTimeout   = 10 * time.Second // manager and responders wind down
+	// bfdCloseTimeout bounds the AdminDown packets sent for a peer's
+	// detection time (at most a few seconds) before the sessions go.
+	bfdCloseTimeout = 5 * time.Second
 )
 
 // Validate reports the first invalid option with the flag or variable to fix.
@@ -156,8 +166,18 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return fmt.Errorf("starting BGP: %w", err)
 	}
 
+	// The protocols this speaker announces by: the one place they are
+	// registered. Each is driven the same way (speaker/protocol).
 	opts.Config.Registerer = crmetrics.Registry
-	sp, err := New(opts.Config, l2, bgpSpeaker, members)
+	bgpProto := bgpprotocol.New(bgpSpeaker, opts.SecretNamespace)
+	bfdManager := startBFD(log, bgpProto)
+	if bfdManager != nil {
+		defer closeBFD(log, bfdManager)
+	}
+	sp, err := New(opts.Config, members,
+		l2protocol.New(l2),
+		bgpProto,
+	)
 	if err != nil {
 		return err
 	}
@@ -204,6 +224,33 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	wait(mgrDone, drainTimeout)
 	wait(l2Done, drainTimeout)
 	return runErr
+}
+
+// startBFD starts the BFD sessions' manager (BGPPeer spec.bfdProfile) and
+// lends it to BGP. BFD listens on UDP port 3784 of the host; if it cannot
+// (another BFD daemon holds the port), the speaker runs without BFD, which
+// only makes failure detection as slow as BGP's hold timer.
+func startBFD(log logr.Logger, bgpProto *bgpprotocol.Protocol) *bfd.Manager {
+	m, err := bfd.New(bfd.Options{
+		Registerer: crmetrics.Registry, Logger: log.WithName("bfd"),
+		OnStateChange: bgpProto.BFDStateChanged,
+	})
+	if err != nil {
+		log.Error(err, "Cannot run BFD; BGPPeers with spec.bfdProfile run without it")
+		return nil
+	}
+	bgpProto.UseBFD(m)
+	return m
+}
+
+// closeBFD ends every BFD session with AdminDown, which routers do not take
+// for a path failure (RFC 5882 section 3.2).
+func closeBFD(log logr.Logger, m *bfd.Manager) {
+	ctx, cancel := context.WithTimeout(context.Background(), bfdCloseTimeout)
+	defer cancel()
+	if err := m.Close(ctx); err != nil {
+		log.Error(err, "Closing BFD sessions")
+	}
 }
 
 func wait(done <-chan error, timeout time.Duration) {

@@ -1,7 +1,15 @@
-// Package speaker is ironlb-speaker's Kubernetes side: it watches Services,
-// EndpointSlices, Nodes and IronLB's CRDs, runs the announce decision over
-// them and the live speakers, and hands this node's share to the layer-2
-// announcer and the BGP speaker (the README's "Which node announces").
+// Package speaker is ironlb-speaker's decision loop: it watches Services,
+// EndpointSlices, Nodes, IPAddressPools and what its protocols name, runs
+// the announce decision over them and the live speakers, and hands it to
+// every protocol (layer 2 and BGP, see speaker/protocol), which announces
+// this node's share (the README's "Which node announces").
+//
+// Where things are: speaker.go runs one decision; state.go and input.go read
+// the cluster for it; watches.go says which changes recompute; membership.go
+// meets the other speakers and judges isolation; events.go and metrics.go
+// report what is announced; run.go wires ironlb-speaker together and is the
+// one place its protocols are registered. New adds the writer of the
+// ServiceAnnouncements, who announces what per Service (speaker/servicestatus).
 //
 // Every change, whatever its kind, recomputes the whole decision from the
 // informer cache: one work item, coalesced, so a burst of changes costs one
@@ -18,14 +26,12 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -33,25 +39,10 @@ import (
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/speaker/announce"
-	"github.com/ironlb/ironlb/speaker/bgp"
 	"github.com/ironlb/ironlb/speaker/member"
+	"github.com/ironlb/ironlb/speaker/protocol"
+	"github.com/ironlb/ironlb/speaker/servicestatus"
 )
-
-// L2Announcer answers ARP/NDP for the addresses it is given
-// (*layer2.Announcer).
-type L2Announcer interface {
-	SetOwned(owned map[netip.Addr][]string)
-	// Unannounced returns the owned addresses no interface could carry at
-	// the last interface scan, with why: for the L2Advertisement status.
-	Unannounced() map[netip.Addr]string
-}
-
-// BGPSpeaker advertises routes to peers (*bgp.Speaker).
-type BGPSpeaker interface {
-	SetPeers(ctx context.Context, peers []bgp.Peer) error
-	SetRoutes(ctx context.Context, routes []bgp.Route) error
-	Sessions() map[string]bgp.SessionState
-}
 
 // Membership says which speakers are alive (*member.List).
 type Membership interface {
@@ -70,54 +61,52 @@ type Config struct {
 	// are joined at their node's InternalIP and this port.
 	MemberlistPort int
 	// SecretNamespace is the only namespace BGP password Secrets are read
-	// from; "" reads any namespace (and needs cluster-wide Secret access).
+	// from and cached; "" reads any namespace (and needs cluster-wide
+	// Secret access).
 	SecretNamespace string
 	// Registerer gets ironlb_announced and the ironlb_speaker_* gauges.
 	Registerer prometheus.Registerer
 }
 
-// Speaker recomputes and applies this node's announcements.
+// Speaker recomputes the decision and hands it to its protocols.
 type Speaker struct {
 	cfg      Config
 	reader   client.Reader // the informer cache
-	writer   client.Client // status patches go straight to the API server
 	recorder events.EventRecorder
 	log      logr.Logger
 
-	l2      L2Announcer
-	bgp     BGPSpeaker
-	members Membership
-	metrics *metrics
+	protocols []protocol.Protocol
+	members   Membership
+	metrics   *metrics
 
-	trigger    chan event.TypedGenericEvent[string]
-	joinKick   chan struct{}
-	statusKick chan struct{}
-	joined     atomic.Bool            // first join attempt done: the live set is meaningful
-	applied    atomic.Bool            // something was applied once: ready
-	isolation  atomic.Pointer[string] // why the speaker is isolated; nil when it is not
-	reach      reachability           // how other speakers answered their last join
-	// l2Owners: the addresses this node answers for at layer 2, each with
-	// the L2Advertisements that make it do so (see l2Owners); read by the
-	// L2Advertisement status loop.
-	l2Owners atomic.Pointer[map[netip.Addr][]string]
+	trigger   chan event.TypedGenericEvent[string]
+	joinKick  chan struct{}
+	decided   []chan struct{}        // per protocol (protocol.Env.Decided)
+	joined    atomic.Bool            // first join attempt done: the live set is meaningful
+	applied   atomic.Bool            // something was applied once: ready
+	isolation atomic.Pointer[string] // why the speaker is isolated; nil when it is not
+	reach     reachability           // how other speakers answered their last join
 
 	// Owned by Reconcile (MaxConcurrentReconciles is 1).
 	events        *eventTracker
 	lastNodes     string
-	nextRun       time.Time          // no full recompute before this (see Reconcile)
-	lastRefusals  map[string]refusal // BGPAdvertisements refused, as last logged
-	lastRouteErr  string             // routes GoBGP refused, as last logged
-	settled       bool               // not isolated once: see assessGossip
-	lastIsolation string             // isolation message, as last reported
-
-	mu           sync.Mutex
-	peerProblems map[string]string // BGPPeer name -> why it is not configured
+	nextRun       time.Time // no full recompute before this (see Reconcile)
+	settled       bool      // not isolated once: see assessGossip
+	lastIsolation string    // isolation message, as last reported
 }
 
-// New returns a Speaker; call SetupWithManager to start it with a manager.
-func New(cfg Config, l2 L2Announcer, bgpSpeaker BGPSpeaker, members Membership) (*Speaker, error) {
+// New returns a Speaker announcing by the protocols given, each with a
+// name of its own; call SetupWithManager to start it with a manager.
+func New(cfg Config, members Membership, protocols ...protocol.Protocol) (*Speaker, error) {
 	if cfg.NodeName == "" {
 		return nil, errors.New("speaker: NodeName is required")
+	}
+	names := map[string]bool{}
+	for _, p := range protocols {
+		if names[p.Name()] {
+			return nil, fmt.Errorf("speaker: protocol %q registered twice", p.Name())
+		}
+		names[p.Name()] = true
 	}
 	if cfg.Registerer == nil {
 		cfg.Registerer = prometheus.NewRegistry()
@@ -126,18 +115,22 @@ func New(cfg Config, l2 L2Announcer, bgpSpeaker BGPSpeaker, members Membership) 
 	if err != nil {
 		return nil, err
 	}
-	return &Speaker{
-		cfg:          cfg,
-		l2:           l2,
-		bgp:          bgpSpeaker,
-		members:      members,
-		metrics:      m,
-		trigger:      make(chan event.TypedGenericEvent[string], 1),
-		joinKick:     make(chan struct{}, 1),
-		statusKick:   make(chan struct{}, 1),
-		events:       newEventTracker(),
-		peerProblems: map[string]string{},
-	}, nil
+	s := &Speaker{
+		cfg: cfg,
+		// The ServiceAnnouncement writer rides on the protocol seam: it
+		// is set up like a protocol and handed every decision, and it
+		// announces nothing, so neither events nor metrics see it.
+		protocols: append(slices.Clone(protocols), servicestatus.New(cfg.NodeName)),
+		members:   members,
+		metrics:   m,
+		trigger:   make(chan event.TypedGenericEvent[string], 1),
+		joinKick:  make(chan struct{}, 1),
+		events:    newEventTracker(protocols...),
+	}
+	for range s.protocols {
+		s.decided = append(s.decided, make(chan struct{}, 1))
+	}
+	return s, nil
 }
 
 // Ready reports whether the speaker has joined the others and applied its
@@ -191,22 +184,34 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 	s.metrics.members.Set(float64(len(live)))
 	s.kickJoinOnNewNodes(st.nodes)
 	if s.checkIsolation(st, live) {
-		return reconcile.Result{}, retryable(s.claimNothing(ctx, st))
+		return reconcile.Result{}, s.withdraw(ctx, st)
 	}
 	st.input.Live = live
-	res := announce.Compute(st.input)
-
-	s.l2.SetOwned(res.L2Owned(s.cfg.NodeName))
-	s.setL2Owners(l2Owners(st, res, s.cfg.NodeName))
-	bgpErr := s.applyBGP(ctx, st, res)
-	s.metrics.setAnnounced(res, s.cfg.NodeName)
-	s.emitEvents(st, res, live)
-	refusals := bgpRefusals(st, res)
-	s.logRefusals(refusals)
-	statusErr := s.writeAdvertisementStatus(ctx, st, refusals, live)
+	st.input.WinnerVersion = s.agreedWinner(live)
+	d := protocol.Decision{
+		Node: s.cfg.NodeName, Self: st.self, Input: st.input,
+		Result: announce.Compute(st.input),
+		// Only the lowest live speaker writes shared status, so N speakers
+		// do not race to write the same thing.
+		WritesShared: lowestLive(live) == s.cfg.NodeName,
+	}
+	announced, err := s.apply(ctx, d)
+	s.emitEvents(st, announced, live)
 	s.applied.Store(true)
-	s.kickStatus()
-	return reconcile.Result{}, errors.Join(retryable(bgpErr), statusErr)
+	s.kickDecided()
+	return reconcile.Result{}, err
+}
+
+// apply hands d to every protocol and exports what this node announces.
+// It returns, by protocol, the nodes announcing each address.
+func (s *Speaker) apply(ctx context.Context, d protocol.Decision) (map[string]map[netip.Addr][]string, error) {
+	var errs []error
+	for _, p := range s.protocols {
+		errs = append(errs, p.Apply(ctx, d))
+	}
+	announced := announcedBy(s.protocols, d.Result)
+	s.metrics.setAnnounced(announced, s.cfg.NodeName)
+	return announced, errors.Join(errs...)
 }
 
 // kickJoinOnNewNodes meets the speaker of a Node that appeared or changed
@@ -218,163 +223,21 @@ func (s *Speaker) kickJoinOnNewNodes(nodes []corev1.Node) {
 	}
 }
 
-// claimNothing withdraws every announcement of an isolated speaker. Its BGP
-// peers stay configured (their session status is still written), so routes
-// return as soon as it meets the others. No Service event and no shared
-// status is written: its view of the cluster is not the others'.
-func (s *Speaker) claimNothing(ctx context.Context, st *clusterState) error {
-	var none announce.Result
-	s.l2.SetOwned(map[netip.Addr][]string{})
-	s.setL2Owners(map[netip.Addr][]string{})
-	err := s.applyBGP(ctx, st, none)
-	s.metrics.setAnnounced(none, s.cfg.NodeName)
-	s.kickStatus()
+// withdraw makes an isolated speaker announce nothing. No Service event and
+// no shared status is written: its view of the cluster is not the others'.
+func (s *Speaker) withdraw(ctx context.Context, st *clusterState) error {
+	_, err := s.apply(ctx, protocol.Decision{Node: s.cfg.NodeName, Self: st.self, Input: st.input, Isolated: true})
+	s.kickDecided()
 	return err
 }
 
-// clusterState is one consistent read of the cache.
-type clusterState struct {
-	self     *corev1.Node // nil when this node has no Node object
-	nodes    []corev1.Node
-	services map[string]*corev1.Service // handled Services with addresses, by key
-	input    announce.Input             // without Live
-	pools    []string                   // names, sorted
-	l2       []l2Status
-	bgp      []bgpStatus
-	peers    []v1beta1.BGPPeer
-}
-
-type l2Status struct {
-	obj    *v1beta1.L2Advertisement
-	parsed parsedL2
-}
-
-type bgpStatus struct {
-	obj    *v1beta1.BGPAdvertisement
-	parsed parsedBGP
-}
-
-// readState lists everything from the cache. The objects are the cache's
-// own (no deep copy): they are only read.
-func (s *Speaker) readState(ctx context.Context) (*clusterState, error) {
-	var (
-		nodes corev1.NodeList
-		svcs  corev1.ServiceList
-		eps   discoveryv1.EndpointSliceList
-		pools v1beta1.IPAddressPoolList
-		l2s   v1beta1.L2AdvertisementList
-		bgps  v1beta1.BGPAdvertisementList
-		peers v1beta1.BGPPeerList
-	)
-	for _, l := range []client.ObjectList{&nodes, &svcs, &eps, &pools, &l2s, &bgps, &peers} {
-		if err := s.reader.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("listing from cache: %w", err)
+// kickDecided tells the protocols' status loops a decision was applied.
+func (s *Speaker) kickDecided() {
+	for _, c := range s.decided {
+		select {
+		case c <- struct{}{}:
+		default:
 		}
-	}
-	st := &clusterState{nodes: nodes.Items, services: map[string]*corev1.Service{}, peers: peers.Items}
-	for i := range nodes.Items {
-		n := &nodes.Items[i]
-		if n.Name == s.cfg.NodeName {
-			st.self = n
-		}
-		st.input.Nodes = append(st.input.Nodes, nodeFrom(n))
-	}
-	endpoints := readyEndpointNodes(eps.Items)
-	for i := range svcs.Items {
-		svc := &svcs.Items[i]
-		if !s.cfg.Class.Handles(svc) {
-			continue
-		}
-		key := svc.Namespace + "/" + svc.Name
-		if a, ok := serviceFrom(svc, endpoints[key]); ok {
-			st.input.Services = append(st.input.Services, a)
-			st.services[key] = svc
-		}
-	}
-	for i := range pools.Items {
-		st.input.Pools = append(st.input.Pools, poolFrom(&pools.Items[i]))
-		st.pools = append(st.pools, pools.Items[i].Name)
-	}
-	slices.Sort(st.pools)
-	for i := range l2s.Items {
-		p := l2From(&l2s.Items[i])
-		st.l2 = append(st.l2, l2Status{obj: &l2s.Items[i], parsed: p})
-		st.input.L2Advertisements = append(st.input.L2Advertisements, p.adv)
-	}
-	for i := range bgps.Items {
-		p := bgpFrom(&bgps.Items[i])
-		st.bgp = append(st.bgp, bgpStatus{obj: &bgps.Items[i], parsed: p})
-		if p.usable() {
-			st.input.BGPAdvertisements = append(st.input.BGPAdvertisements, p.adv)
-		}
-	}
-	return st, nil
-}
-
-// applyBGP configures the peers that select this node and this node's routes.
-func (s *Speaker) applyBGP(ctx context.Context, st *clusterState, res announce.Result) error {
-	peers, problems := s.peersForNode(ctx, st)
-	s.mu.Lock()
-	s.peerProblems = problems
-	s.mu.Unlock()
-	peerErr := s.bgp.SetPeers(ctx, peers)
-	routes := res.Routes(s.cfg.NodeName)
-	out := make([]bgp.Route, len(routes))
-	for i, r := range routes {
-		out[i] = bgp.Route{
-			Prefix:           r.Prefix,
-			Peers:            r.Peers,
-			Communities:      r.Communities,
-			LargeCommunities: r.LargeCommunities,
-			LocalPref:        r.LocalPref,
-		}
-	}
-	routeErr := s.bgp.SetRoutes(ctx, out)
-	s.logRefusedRoutes(routeErr)
-	return errors.Join(peerErr, routeErr)
-}
-
-// logRefusedRoutes logs the routes GoBGP refused, once per change: the
-// advertisements' own faults were caught before (see bgpRefusals), so what
-// is left here would otherwise vanish without a trace (retryable drops it).
-func (s *Speaker) logRefusedRoutes(err error) {
-	msg := ""
-	if errors.Is(err, bgp.ErrInvalidRoute) {
-		msg = err.Error()
-	}
-	if msg != "" && msg != s.lastRouteErr {
-		s.log.Error(err, "BGP routes refused; they are not announced")
-	}
-	s.lastRouteErr = msg
-}
-
-// retryable drops errors a retry would not fix from err: an invalid peer or
-// route is reported in status and logged. What is left
-// (GoBGP failing to apply) is worth a retry with back-off.
-func retryable(err error) error {
-	if err == nil {
-		return nil
-	}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var keep []error
-		for _, e := range joined.Unwrap() {
-			if e = retryable(e); e != nil {
-				keep = append(keep, e)
-			}
-		}
-		return errors.Join(keep...)
-	}
-	// ErrNotRunning: BGP stopped during shutdown; nothing to retry.
-	if errors.Is(err, bgp.ErrInvalidPeer) || errors.Is(err, bgp.ErrInvalidRoute) || errors.Is(err, bgp.ErrNotRunning) {
-		return nil
-	}
-	return err
-}
-
-func (s *Speaker) kickStatus() {
-	select {
-	case s.statusKick <- struct{}{}:
-	default:
 	}
 }
 
@@ -407,6 +270,12 @@ func lowestLive(live map[string]bool) string {
 		}
 	}
 	return lowest
+}
+
+// writesShared reports whether this speaker writes the status every
+// speaker shares (protocol.Env.WritesShared).
+func (s *Speaker) writesShared(live map[string]bool) bool {
+	return lowestLive(live) == s.cfg.NodeName && s.isolation.Load() == nil
 }
 
 // ctrlName is the controller's name in logs and metrics.

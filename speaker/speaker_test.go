@@ -1,3 +1,5 @@
+//go:build envtest
+
 package speaker_test
 
 import (
@@ -58,9 +60,14 @@ func TestAnnouncesAssignedAddress(t *testing.T) {
 	web := lbService(t, c, "web", nil, false, "192.0.2.10")
 	waitOwned(t, sp.l2, addrs("192.0.2.10"))
 
-	if v, ok := gaugeValue(sp.registry, "ironlb_announced", map[string]string{"ip": "192.0.2.10", "node": "node-a", "protocol": "layer2"}); !ok || v != 1 {
-		t.Errorf("ironlb_announced{ip=192.0.2.10,node=node-a,protocol=layer2} = %v (present %v), want 1", v, ok)
-	}
+	// The gauge is set after every protocol has applied the decision, which
+	// may be just after the layer-2 announcer took the address.
+	eventually(t, "ironlb_announced for the owned address", func() error {
+		if v, ok := gaugeValue(sp.registry, "ironlb_announced", map[string]string{"ip": "192.0.2.10", "node": "node-a", "protocol": "layer2"}); !ok || v != 1 {
+			return fmt.Errorf("ironlb_announced{ip=192.0.2.10,node=node-a,protocol=layer2} = %v (present %v), want 1", v, ok)
+		}
+		return nil
+	})
 	eventually(t, "announcing event on the Service", func() error {
 		evs, err := announcingEvents(c, web)
 		if err != nil {

@@ -1,3 +1,5 @@
+//go:build envtest
+
 package speaker_test
 
 import (
@@ -37,6 +39,8 @@ import (
 	"github.com/ironlb/ironlb/speaker"
 	"github.com/ironlb/ironlb/speaker/bgp"
 	"github.com/ironlb/ironlb/speaker/member"
+	bgpprotocol "github.com/ironlb/ironlb/speaker/protocol/bgp"
+	l2protocol "github.com/ironlb/ironlb/speaker/protocol/layer2"
 )
 
 // The suite runs speakers against a real kube-apiserver (envtest). The
@@ -242,7 +246,7 @@ func startSpeaker(t *testing.T, cfg *rest.Config, o speakerOpts) *testSpeaker {
 	sp, err := speaker.New(speaker.Config{
 		NodeName: o.node, Class: o.class, MemberlistPort: o.port,
 		SecretNamespace: o.secretNamespace, Registerer: reg,
-	}, l2, bgpSpeaker, members)
+	}, members, l2protocol.New(l2), bgpprotocol.New(bgpSpeaker, o.secretNamespace))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/speaker/protocol"
 )
 
 // everything is the one work item: any change recomputes the whole decision.
@@ -40,47 +42,67 @@ func CacheOptions(secretNamespace string) cache.Options {
 	return opts
 }
 
-// SetupWithManager registers the speaker's controller and its background
-// loops (joining other speakers, writing BGP session status and
-// L2Advertisement per-node status).
+// SetupWithManager registers the speaker's controller, with the watches
+// every protocol asks for, and its background loops (joining other speakers,
+// and each protocol's own).
 func (s *Speaker) SetupWithManager(mgr ctrl.Manager) error {
 	s.reader = mgr.GetCache()
-	s.writer = mgr.GetClient()
 	s.recorder = mgr.GetEventRecorder("ironlb-speaker")
 	s.log = mgr.GetLogger().WithName(ctrlName).WithValues("node", s.cfg.NodeName)
 
 	all := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{everything}
 	})
-	err := ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(ctrlName).
 		Watches(&corev1.Service{}, all, builder.WithPredicates(s.serviceChanged())).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(s.sliceOfLocalService),
 			builder.WithPredicates(readyNodesChanged())).
 		Watches(&corev1.Node{}, all, builder.WithPredicates(nodeChanged())).
 		Watches(&v1beta1.IPAddressPool{}, all, builder.WithPredicates(predicate.Or[client.Object](
-			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, poolReadinessChanged()))).
-		Watches(&v1beta1.L2Advertisement{}, all, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1beta1.BGPAdvertisement{}, all, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1beta1.BGPPeer{}, all, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(s.referencedSecret)).
-		WatchesRawSource(source.TypedChannel(s.trigger, handler.TypedFuncs[string, reconcile.Request]{
-			GenericFunc: func(_ context.Context, _ event.TypedGenericEvent[string], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				q.Add(everything)
-			},
-		})).
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, poolReadinessChanged())))
+	for i, p := range s.protocols {
+		watches, err := p.Setup(mgr, s.env(i))
+		if err != nil {
+			return fmt.Errorf("setting up %s: %w", p.Name(), err)
+		}
+		for _, w := range watches {
+			b = b.Watches(w.Object, recomputeOn(w), builder.WithPredicates(w.Predicates...))
+		}
+	}
+	err := b.WatchesRawSource(source.TypedChannel(s.trigger, handler.TypedFuncs[string, reconcile.Request]{
+		GenericFunc: func(_ context.Context, _ event.TypedGenericEvent[string], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			q.Add(everything)
+		},
+	})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
 		Complete(s)
 	if err != nil {
 		return err
 	}
-	if err := mgr.Add(manager.RunnableFunc(s.runMembership)); err != nil {
-		return err
+	return mgr.Add(manager.RunnableFunc(s.runMembership))
+}
+
+// env is what the protocol at index i is lent.
+func (s *Speaker) env(i int) protocol.Env {
+	return protocol.Env{
+		Node:         s.cfg.NodeName,
+		Log:          s.log,
+		Live:         s.members.Live,
+		WritesShared: s.writesShared,
+		Applied:      s.applied.Load,
+		Decided:      s.decided[i],
 	}
-	if err := mgr.Add(manager.RunnableFunc(s.runL2Status)); err != nil {
-		return err
-	}
-	return mgr.Add(manager.RunnableFunc(s.runSessionStatus))
+}
+
+// recomputeOn enqueues the one work item for the changes of w that matter.
+func recomputeOn(w protocol.Watch) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		if w.Matters != nil && !w.Matters(ctx, o) {
+			return nil
+		}
+		return []reconcile.Request{everything}
+	})
 }
 
 // serviceChanged passes changes that can alter an announcement: a handled
@@ -171,20 +193,4 @@ func poolReadinessChanged() predicate.Predicate {
 		n, ok2 := e.ObjectNew.(*v1beta1.IPAddressPool)
 		return !ok1 || !ok2 || poolReady(o) != poolReady(n)
 	}}
-}
-
-// referencedSecret recomputes when a Secret some BGPPeer reads its password
-// from changes, so a rotated password is applied (and resets that peer only).
-func (s *Speaker) referencedSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	var peers v1beta1.BGPPeerList
-	if err := s.reader.List(ctx, &peers, client.UnsafeDisableDeepCopy); err != nil {
-		return nil
-	}
-	for _, p := range peers.Items {
-		ref := p.Spec.PasswordSecret
-		if ref != nil && ref.Name == o.GetName() && ref.Namespace == o.GetNamespace() {
-			return []reconcile.Request{everything}
-		}
-	}
-	return nil
 }

@@ -16,10 +16,26 @@ type SecretKeyRef struct {
 	Key string `json:"key,omitempty"`
 }
 
+// DynamicASNMode is BGPPeer spec.dynamicASN: the kind of session to accept
+// when the router's ASN is not given.
+//
+// +kubebuilder:validation:Enum=internal;external
+type DynamicASNMode string
+
+// The values of DynamicASNMode.
+const (
+	// DynamicASNInternal: the router's ASN must equal spec.myASN (iBGP).
+	DynamicASNInternal DynamicASNMode = "internal"
+	// DynamicASNExternal: the router's ASN must differ from spec.myASN
+	// (eBGP).
+	DynamicASNExternal DynamicASNMode = "external"
+)
+
 // BGPPeerSpec describes one BGP session that selected nodes open to a router.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.holdTime) || !has(self.keepaliveTime) || duration(self.holdTime) == duration('0s') || duration(self.keepaliveTime) < duration(self.holdTime)",message="keepaliveTime must be less than holdTime"
 // +kubebuilder:validation:XValidation:rule="!has(self.holdTime) || duration(self.holdTime) == duration('0s') || duration(self.holdTime) >= duration('3s')",message="holdTime must be 0 or at least 3s"
+// +kubebuilder:validation:XValidation:rule="has(self.peerASN) != has(self.dynamicASN)",message="exactly one of peerASN and dynamicASN must be set"
 type BGPPeerSpec struct {
 	// MyASN is the speaker's autonomous system number.
 	// +kubebuilder:validation:Minimum=1
@@ -27,11 +43,20 @@ type BGPPeerSpec struct {
 	// +kubebuilder:validation:Format=int64
 	MyASN uint32 `json:"myASN"`
 
-	// PeerASN is the router's autonomous system number. Equal to MyASN means iBGP.
+	// PeerASN is the router's autonomous system number. Equal to MyASN means
+	// iBGP. Exactly one of PeerASN and DynamicASN is set; 0 means unset.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=4294967295
 	// +kubebuilder:validation:Format=int64
-	PeerASN uint32 `json:"peerASN"`
+	// +optional
+	PeerASN uint32 `json:"peerASN,omitempty"`
+
+	// DynamicASN accepts whatever ASN the router announces in its OPEN
+	// message, as long as the session is of this kind: "internal" (the
+	// router's ASN equals MyASN) or "external" (it differs). Exactly one of
+	// PeerASN and DynamicASN is set.
+	// +optional
+	DynamicASN DynamicASNMode `json:"dynamicASN,omitempty"`
 
 	// PeerAddress is the router's IPv4 or IPv6 address.
 	// +kubebuilder:validation:MaxLength=45
@@ -65,9 +90,43 @@ type BGPPeerSpec struct {
 	// +optional
 	KeepaliveTime *metav1.Duration `json:"keepaliveTime,omitempty"`
 
+	// ConnectTime is how long to wait between attempts to open the TCP
+	// connection to a peer that is down (BGP's ConnectRetryTimer); whole
+	// seconds, 1s to 65535s. Default 5s, plus up to as much again of random
+	// jitter.
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('65535s')",message="connectTime must be between 1s and 65535s"
+	// +kubebuilder:validation:XValidation:rule="duration(self).getMilliseconds() % 1000 == 0",message="connectTime must be a whole number of seconds"
+	// +optional
+	ConnectTime *metav1.Duration `json:"connectTime,omitempty"`
+
 	// EBGPMultiHop allows an eBGP peer that is not directly connected.
 	// +optional
 	EBGPMultiHop bool `json:"ebgpMultiHop,omitempty"`
+
+	// DisableMP opens the session for the address family of PeerAddress
+	// only (IPv4 unicast to an IPv4 router, IPv6 unicast to an IPv6 one)
+	// instead of both families over one session (multiprotocol BGP, RFC
+	// 4760). Addresses of the other family are then not sent to this peer:
+	// a second BGPPeer at the router's address of that family carries them.
+	// +optional
+	DisableMP bool `json:"disableMP,omitempty"`
+
+	// VRF is the Linux VRF device the session runs in: it is dialled from,
+	// and routed by, that VRF's table instead of the node's main one. Empty
+	// means the default VRF. The device must exist on the node.
+	// +kubebuilder:validation:MaxLength=15
+	// +kubebuilder:validation:Pattern=`^[^/:\s]*$`
+	// +kubebuilder:validation:XValidation:rule="self != '.' && self != '..'",message="vrf must be a Linux interface name, not . or .."
+	// +optional
+	VRF string `json:"vrf,omitempty"`
+
+	// BFDProfile names the BFDProfile of a BFD session run beside the BGP
+	// session: when BFD declares the path down, the BGP session is torn
+	// down at once instead of when its hold time expires. Empty means no
+	// BFD. The router must be directly connected (single hop, RFC 5881).
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	BFDProfile string `json:"bfdProfile,omitempty"`
 
 	// EnableGracefulRestart keeps routes at the router while a speaker restarts.
 	// +optional
@@ -179,11 +238,13 @@ type BGPAdvertisementSpec struct {
 	// +optional
 	LocalPref *uint32 `json:"localPref,omitempty"`
 
-	// Communities attached to the routes: standard "65000:100" or large
-	// "large:65000:1:2".
+	// Communities attached to the routes: standard "65000:100", large
+	// "large:65000:1:2", a well-known name ("no-export", any case) or the
+	// name of an alias a Community object defines.
 	// +optional
 	// +listType=set
-	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,5}:[0-9]{1,5}|large:[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10})$`
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^([0-9]{1,5}:[0-9]{1,5}|large:[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}|[A-Za-z0-9][A-Za-z0-9_.-]*)$`
 	Communities []string `json:"communities,omitempty"`
 }
 

@@ -1,5 +1,6 @@
 // Package v1beta1 holds the ironlb.io/v1beta1 API: address pools and the
-// advertisements and peers that tell speakers how to announce them. Every kind
+// advertisements and peers that tell speakers how to announce them, with the
+// BFD profiles and community aliases peers and advertisements name. Every kind
 // is cluster-scoped, like IngressClass. The README is the contract users rely on.
 //
 // +kubebuilder:object:generate=true

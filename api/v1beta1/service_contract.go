@@ -27,13 +27,32 @@ const (
 	ConditionIPAllocated = "ironlb.io/IPAllocated"
 )
 
-// Reasons of the ironlb.io/IPAllocated condition and of AllocationFailed events.
+// Reasons of the ironlb.io/IPAllocated condition and of AllocationFailed
+// events. Every reason but Allocated is a failure of the allocator
+// (controllers/allocator), which carries it in its errors.
 const (
-	ReasonAllocated       = "Allocated"
-	ReasonNoMatchingPool  = "NoMatchingPool"
-	ReasonPoolExhausted   = "PoolExhausted"
-	ReasonIPUnavailable   = "IPUnavailable"
-	ReasonInvalidRequest  = "InvalidRequest"
+	// ReasonAllocated: the Service holds its addresses.
+	ReasonAllocated = "Allocated"
+	// ReasonNoMatchingPool: no pool admits the Service for the families it
+	// needs, or the pool it names is missing, closed, of the wrong family or
+	// does not admit it.
+	ReasonNoMatchingPool = "NoMatchingPool"
+	// ReasonPoolExhausted: pools admit the Service but have no free address.
+	ReasonPoolExhausted = "PoolExhausted"
+	// ReasonIPUnavailable: a requested IP lies outside every pool, in a pool
+	// that does not admit the Service or is being deleted, is a .0/.255
+	// address its pool avoids, or is held by a Service that does not share it.
+	ReasonIPUnavailable = "IPUnavailable"
+	// ReasonInvalidRequest: the request contradicts itself: a requested IP
+	// of a family the Service does not have, two IPs of one family, IPs
+	// outside the named pool or in two different pools, or annotations that
+	// do not parse.
+	ReasonInvalidRequest = "InvalidRequest"
+	// ReasonSharingConflict: a requested IP is shared by a Service of
+	// another namespace without consent from both sides, under another
+	// sharing key, by a Service using one of the same ports, or under
+	// externalTrafficPolicy Local by a Service of another namespace or
+	// selecting other pods.
 	ReasonSharingConflict = "SharingConflict"
 )
 

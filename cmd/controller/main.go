@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
@@ -29,6 +30,7 @@ import (
 type Options struct {
 	MetricsAddr   string
 	ProbeAddr     string
+	PprofAddr     string
 	LeaderElect   bool
 	LeaderElectNS string
 	// Leader-election timings, as kube-controller-manager names them.
@@ -49,6 +51,7 @@ type Options struct {
 func (o *Options) InitFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":7472", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":7473", "Address the /healthz and /readyz probes bind to.")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "0", "Address Go's /debug/pprof profiles are served on; \"0\" (the default) disables them.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", true, "Elect a leader through a Lease, so only one replica assigns addresses.")
 	fs.StringVar(&o.LeaderElectNS, "leader-election-namespace", "ironlb-system", "Namespace of the leader-election Lease.")
 	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second,
@@ -137,6 +140,7 @@ func run(opts Options, log logr.Logger) error {
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:        opts.ProbeAddr,
+		PprofBindAddress:              opts.PprofAddr,
 		LeaderElection:                opts.LeaderElect,
 		LeaderElectionID:              "ironlb-controller",
 		LeaderElectionNamespace:       opts.LeaderElectNS,
@@ -156,6 +160,8 @@ func run(opts Options, log logr.Logger) error {
 	if err := controllers.Setup(mgr, controllers.Options{
 		Class:   v1beta1.ClassFilter{Class: opts.Class, Default: opts.DefaultClass},
 		Workers: opts.Workers,
+		// The registry the manager's metrics endpoint serves.
+		Metrics: metrics.Registry,
 	}); err != nil {
 		return err
 	}

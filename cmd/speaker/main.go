@@ -60,6 +60,7 @@ type flags struct {
 	bgpListenAddrs     addrList
 	secretNamespace    string
 	logLevel           string
+	ignoreExcludeLB    bool
 }
 
 // InitFlags registers every flag on fs. getenv supplies defaults taken from
@@ -85,6 +86,8 @@ func InitFlags(fs *flag.FlagSet, getenv func(string) string) *flags {
 	fs.Var(&f.bgpListenAddrs, "bgp-listen-address",
 		"Address to accept BGP sessions on, repeatable or comma-separated; default the Node's InternalIPs (both families), not every address of the host.")
 	fs.StringVar(&f.secretNamespace, "secret-namespace", "ironlb-system-bgp-secrets", `The only namespace BGP password Secrets are read from; the speaker may read every Secret of it, so keep it for them alone (the chart's is "<release namespace>-bgp-secrets", the generated RBAC's "ironlb-system-bgp-secrets"); "" = any (needs cluster-wide Secret access).`)
+	fs.BoolVar(&f.ignoreExcludeLB, "ignore-exclude-lb", false,
+		"Let nodes labelled node.kubernetes.io/exclude-from-external-load-balancers announce too (clusters of control-plane nodes only); every speaker must be given the same value.")
 	fs.StringVar(&f.logLevel, "log-level", "info", "Log level: error, info, debug, or a verbosity number (2 = more than debug).")
 	return f
 }
@@ -105,6 +108,7 @@ func (f *flags) options(getenv func(string) string) (speaker.Options, error) {
 		InsecureMemberlist:     f.insecureMemberlist,
 		GratuitousCount:        f.gratuitousCount,
 		ReannounceInterval:     f.reannounce,
+		IgnoreExcludeLB:        f.ignoreExcludeLB,
 		MetricsBindAddress:     f.metricsAddr,
 		HealthProbeBindAddress: f.probeAddr,
 	}

@@ -113,6 +113,8 @@ func TestOptions(t *testing.T) {
 		{name: "old keys without a key", args: []string{"--insecure-memberlist"}, env: with(without(withKey, KeyEnv), OldKeysEnv, "old"),
 			wantErr: "IRONLB_MEMBERLIST_OLD_KEYS is set but IRONLB_MEMBERLIST_KEY is empty"},
 		{name: "bad memberlist port", args: []string{"--memberlist-port=0"}, env: withKey, wantErr: "--memberlist-port"},
+		{name: "exclude label ignored", args: []string{"--ignore-exclude-lb"}, env: withKey,
+			want: func(o *speaker.Options) { o.IgnoreExcludeLB = true }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ironlb/ironlb/api/iprange"
+	"github.com/ironlb/ironlb/api/v1beta1"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/labels"
@@ -75,7 +76,7 @@ func TestAssignSequentialInSlash28(t *testing.T) {
 		}
 	}
 	_, err := a.Assign(svc("s16"))
-	checkReason(t, err, ReasonPoolExhausted)
+	checkReason(t, err, v1beta1.ReasonPoolExhausted)
 	if want := "no free address for default/s16 in the pools that admit it (lan)"; err.Error() != want {
 		t.Errorf("message %q, want %q", err, want)
 	}
@@ -103,7 +104,7 @@ func TestAvoidBuggyIPsAcrossSlash23(t *testing.T) {
 		seen[addr] = true
 	}
 	_, err := a.Assign(svc("one-too-many"))
-	checkReason(t, err, ReasonPoolExhausted)
+	checkReason(t, err, v1beta1.ReasonPoolExhausted)
 	st, _ = a.Stats("lan")
 	if diff := cmp.Diff(PoolStats{AssignedIPv4: 508, AvailableIPv4: 0, AvailableIPv6: bigInt(t, "0")}, st, bigCmp); diff != "" {
 		t.Errorf("Stats (-want +got):\n%s", diff)
@@ -112,7 +113,7 @@ func TestAvoidBuggyIPsAcrossSlash23(t *testing.T) {
 	// Asking for a .255 address explicitly is refused too.
 	a.Release("default/s0")
 	_, err = a.Assign(svc("bcast").with(func(r *Request) { r.IPs = ips("198.18.0.255") }))
-	checkReason(t, err, ReasonIPUnavailable)
+	checkReason(t, err, v1beta1.ReasonIPUnavailable)
 	if want := "198.18.0.255 ends in .0 or .255, which pool lan avoids"; err.Error() != want {
 		t.Errorf("message %q, want %q", err, want)
 	}
@@ -130,7 +131,7 @@ func TestAvoidBuggyIPsUnalignedRange(t *testing.T) {
 		t.Errorf("handed out (-want +got):\n%s", diff)
 	}
 	_, err := a.Assign(svc("s4"))
-	checkReason(t, err, ReasonPoolExhausted)
+	checkReason(t, err, v1beta1.ReasonPoolExhausted)
 }
 
 func TestAssignRequestedIP(t *testing.T) {
@@ -175,25 +176,25 @@ func TestAssignRequestedIP(t *testing.T) {
 			name:       "address outside every pool",
 			pools:      pools,
 			req:        svc("x").with(func(r *Request) { want(r, "203.0.113.250") }),
-			wantReason: ReasonIPUnavailable, wantMsg: "203.0.113.250, asked for by default/x, is not in any address pool",
+			wantReason: v1beta1.ReasonIPUnavailable, wantMsg: "203.0.113.250, asked for by default/x, is not in any address pool",
 		},
 		{
 			name:  "address held by another service",
 			pools: pools, before: []Request{holder},
 			req:        svc("x").with(func(r *Request) { want(r, "192.0.2.5") }),
-			wantReason: ReasonIPUnavailable, wantMsg: "192.0.2.5 is held by default/web, which does not share it",
+			wantReason: v1beta1.ReasonIPUnavailable, wantMsg: "192.0.2.5 is held by default/web, which does not share it",
 		},
 		{
 			name:       "address in a pool that does not admit the namespace",
 			pools:      pools,
 			req:        svc("x").with(func(r *Request) { want(r, "203.0.113.5") }),
-			wantReason: ReasonIPUnavailable, wantMsg: "203.0.113.5, asked for by default/x, is in pool team, which does not admit it",
+			wantReason: v1beta1.ReasonIPUnavailable, wantMsg: "203.0.113.5, asked for by default/x, is in pool team, which does not admit it",
 		},
 		{
 			name:       "IPv6 address for an IPv4 service",
 			pools:      pools,
 			req:        svc("x").with(func(r *Request) { want(r, "2001:db8::5") }),
-			wantReason: ReasonInvalidRequest, wantMsg: "default/x asks for 2001:db8::5, an IPv6 address, but its IP families under SingleStack are [IPv4]",
+			wantReason: v1beta1.ReasonInvalidRequest, wantMsg: "default/x asks for 2001:db8::5, an IPv6 address, but its IP families under SingleStack are [IPv4]",
 		},
 		{
 			name:  "second family's address for a SingleStack service",
@@ -202,7 +203,7 @@ func TestAssignRequestedIP(t *testing.T) {
 				r.Families = []iprange.Family{iprange.IPv4, iprange.IPv6}
 				want(r, "192.0.2.5", "2001:db8::5")
 			}),
-			wantReason: ReasonInvalidRequest,
+			wantReason: v1beta1.ReasonInvalidRequest,
 		},
 		{
 			name:  "two addresses of one family",
@@ -211,13 +212,13 @@ func TestAssignRequestedIP(t *testing.T) {
 				r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, PreferDualStack
 				want(r, "192.0.2.5", "192.0.2.6")
 			}),
-			wantReason: ReasonInvalidRequest, wantMsg: "default/x asks for two IPv4 addresses, 192.0.2.5 and 192.0.2.6; at most one per family is allowed",
+			wantReason: v1beta1.ReasonInvalidRequest, wantMsg: "default/x asks for two IPv4 addresses, 192.0.2.5 and 192.0.2.6; at most one per family is allowed",
 		},
 		{
 			name:       "address not in the named pool",
 			pools:      pools,
 			req:        svc("x").with(func(r *Request) { r.Pool = "manual"; want(r, "192.0.2.7") }),
-			wantReason: ReasonInvalidRequest, wantMsg: "default/x asks for 192.0.2.7, which is not in the pool it names, manual",
+			wantReason: v1beta1.ReasonInvalidRequest, wantMsg: "default/x asks for 192.0.2.7, which is not in the pool it names, manual",
 		},
 		{
 			name:  "address in the named pool",
@@ -232,7 +233,7 @@ func TestAssignRequestedIP(t *testing.T) {
 				r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, RequireDualStack
 				want(r, "192.0.2.7", "2001:db8:2::7")
 			}),
-			wantReason: ReasonInvalidRequest,
+			wantReason: v1beta1.ReasonInvalidRequest,
 		},
 		{
 			name:  "RequireDualStack asking for one address",
@@ -241,7 +242,7 @@ func TestAssignRequestedIP(t *testing.T) {
 				r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, RequireDualStack
 				want(r, "192.0.2.7")
 			}),
-			wantReason: ReasonInvalidRequest,
+			wantReason: v1beta1.ReasonInvalidRequest,
 		},
 		{
 			name:  "PreferDualStack asking for one address gets only it",
@@ -263,7 +264,7 @@ func TestAssignRequestedIP(t *testing.T) {
 			name:  "asking for a taken address keeps the old lease",
 			pools: pools, before: []Request{holder, svc("x").with(func(r *Request) { want(r, "192.0.2.1") })},
 			req:        svc("x").with(func(r *Request) { want(r, "192.0.2.5") }),
-			wantReason: ReasonIPUnavailable,
+			wantReason: v1beta1.ReasonIPUnavailable,
 		},
 	})
 }
@@ -284,16 +285,16 @@ func TestAssignNamedPool(t *testing.T) {
 		{name: "autoAssign=false pool by name", pools: pools, req: named("manual"),
 			want: Assignment{IPs: ips("198.51.100.0"), Pool: "manual"}},
 		{name: "missing pool", pools: pools, req: named("nope"),
-			wantReason: ReasonNoMatchingPool, wantMsg: "pool nope, named by default/x, does not exist"},
+			wantReason: v1beta1.ReasonNoMatchingPool, wantMsg: "pool nope, named by default/x, does not exist"},
 		{name: "pool of the wrong family", pools: pools, req: named("v6"),
-			wantReason: ReasonNoMatchingPool, wantMsg: "pool v6 has no IPv4 addresses for default/x"},
+			wantReason: v1beta1.ReasonNoMatchingPool, wantMsg: "pool v6 has no IPv4 addresses for default/x"},
 		{name: "closed pool", pools: pools, req: named("closed"),
-			wantReason: ReasonNoMatchingPool, wantMsg: "pool closed is being deleted and hands out no new addresses, so default/x cannot get one from it"},
+			wantReason: v1beta1.ReasonNoMatchingPool, wantMsg: "pool closed is being deleted and hands out no new addresses, so default/x cannot get one from it"},
 		{name: "pool that does not admit the service", pools: pools, req: named("restricted"),
-			wantReason: ReasonNoMatchingPool, wantMsg: "pool restricted, named by default/x, does not admit it"},
+			wantReason: v1beta1.ReasonNoMatchingPool, wantMsg: "pool restricted, named by default/x, does not admit it"},
 		{name: "full named pool", pools: []Pool{pool("tiny", "203.0.113.1/32"), lan},
 			before: []Request{svc("y").with(func(r *Request) { r.Pool = "tiny" })}, req: named("tiny"),
-			wantReason: ReasonPoolExhausted, wantMsg: "pool tiny has no free IPv4 address for default/x"},
+			wantReason: v1beta1.ReasonPoolExhausted, wantMsg: "pool tiny has no free IPv4 address for default/x"},
 		{name: "naming another pool moves the lease", pools: pools,
 			before: []Request{svc("x")}, req: named("manual"),
 			want: Assignment{IPs: ips("198.51.100.0"), Pool: "manual"}},
@@ -367,26 +368,26 @@ func TestAssignAdmission(t *testing.T) {
 	runAssignCases(t, []assignCase{
 		{name: "namespace listed", pools: nsPool, req: inNS("team-b", nil, nil), want: ok},
 		{name: "namespace not listed", pools: nsPool, req: inNS("default", nil, nil),
-			wantReason: ReasonNoMatchingPool, wantMsg: "no address pool with automatic assignment admits default/x"},
+			wantReason: v1beta1.ReasonNoMatchingPool, wantMsg: "no address pool with automatic assignment admits default/x"},
 		{name: "namespace labels match second selector", pools: nsSelPool,
 			req: inNS("a", map[string]string{"tier": "staging"}, nil), want: ok},
 		{name: "namespace labels match no selector", pools: nsSelPool,
-			req: inNS("a", map[string]string{"tier": "dev"}, nil), wantReason: ReasonNoMatchingPool},
+			req: inNS("a", map[string]string{"tier": "dev"}, nil), wantReason: v1beta1.ReasonNoMatchingPool},
 		{name: "service labels match", pools: svcSelPool, req: inNS("a", nil, public), want: ok},
 		{name: "service labels do not match", pools: svcSelPool,
-			req: inNS("a", nil, map[string]string{"exposure": "internal"}), wantReason: ReasonNoMatchingPool},
+			req: inNS("a", nil, map[string]string{"exposure": "internal"}), wantReason: v1beta1.ReasonNoMatchingPool},
 		{name: "all rules match", pools: allPool, req: inNS("team-a", prod, public), want: ok},
 		{name: "all rules but the namespace match", pools: allPool, req: inNS("team-b", prod, public),
-			wantReason: ReasonNoMatchingPool},
+			wantReason: v1beta1.ReasonNoMatchingPool},
 		{name: "all rules but the service selector match", pools: allPool, req: inNS("team-a", prod, nil),
-			wantReason: ReasonNoMatchingPool},
+			wantReason: v1beta1.ReasonNoMatchingPool},
 		{name: "restricted pool first, open pool as fallback",
 			pools: append(restricted(func(p *Pool) { p.Namespaces = []string{"team-a"}; p.Priority = prio(1) }),
 				pool("open", "198.51.100.0/28")),
 			req:  inNS("default", nil, nil),
 			want: Assignment{IPs: ips("198.51.100.0"), Pool: "open"}},
 		{name: "no pools at all", req: inNS("default", nil, nil),
-			wantReason: ReasonNoMatchingPool, wantMsg: "no address pool exists for default/x"},
+			wantReason: v1beta1.ReasonNoMatchingPool, wantMsg: "no address pool exists for default/x"},
 	})
 }
 
@@ -420,18 +421,18 @@ func TestAssignFamilyPolicy(t *testing.T) {
 		{name: "RequireDualStack gets both", pools: both, req: fams(RequireDualStack, iprange.IPv4, iprange.IPv6),
 			want: Assignment{IPs: ips("198.51.100.0", "2001:db8::"), Pool: "dual"}},
 		{name: "RequireDualStack without a dual pool fails", pools: []Pool{v4only, pool("v6only", "2001:db8::/64")},
-			req: fams(RequireDualStack, iprange.IPv4, iprange.IPv6), wantReason: ReasonNoMatchingPool,
+			req: fams(RequireDualStack, iprange.IPv4, iprange.IPv6), wantReason: v1beta1.ReasonNoMatchingPool,
 			wantMsg: "no address pool that admits default/x can give it both an IPv4 and an IPv6 address"},
 		{name: "RequireDualStack with IPv6 exhausted fails", pools: []Pool{tinyV6},
-			before: []Request{v6Holder}, req: fams(RequireDualStack, iprange.IPv4, iprange.IPv6), wantReason: ReasonPoolExhausted},
+			before: []Request{v6Holder}, req: fams(RequireDualStack, iprange.IPv4, iprange.IPv6), wantReason: v1beta1.ReasonPoolExhausted},
 		{name: "PreferDualStack with IPv6 exhausted gets IPv4", pools: []Pool{tinyV6},
 			before: []Request{v6Holder}, req: fams(PreferDualStack, iprange.IPv6, iprange.IPv4),
 			want: Assignment{IPs: ips("198.51.100.0"), Pool: "tiny"}},
 		{name: "RequireDualStack listing one family", pools: both, req: fams(RequireDualStack, iprange.IPv4),
-			wantReason: ReasonInvalidRequest},
-		{name: "no family", pools: both, req: fams(SingleStack), wantReason: ReasonInvalidRequest},
-		{name: "same family twice", pools: both, req: fams(PreferDualStack, iprange.IPv4, iprange.IPv4), wantReason: ReasonInvalidRequest},
-		{name: "zero Family", pools: both, req: fams(SingleStack, 0), wantReason: ReasonInvalidRequest},
+			wantReason: v1beta1.ReasonInvalidRequest},
+		{name: "no family", pools: both, req: fams(SingleStack), wantReason: v1beta1.ReasonInvalidRequest},
+		{name: "same family twice", pools: both, req: fams(PreferDualStack, iprange.IPv4, iprange.IPv4), wantReason: v1beta1.ReasonInvalidRequest},
+		{name: "zero Family", pools: both, req: fams(SingleStack, 0), wantReason: v1beta1.ReasonInvalidRequest},
 	})
 }
 
@@ -441,7 +442,7 @@ func TestRequireDualStackFailureAllocatesNothing(t *testing.T) {
 	_, err := a.Assign(svc("x").with(func(r *Request) {
 		r.Families, r.Policy = []iprange.Family{iprange.IPv4, iprange.IPv6}, RequireDualStack
 	}))
-	checkReason(t, err, ReasonPoolExhausted)
+	checkReason(t, err, v1beta1.ReasonPoolExhausted)
 	st, _ := a.Stats("tiny")
 	if st.AssignedIPv4 != 0 || st.AvailableIPv4 != 16 {
 		t.Errorf("after the failure IPv4 assigned/available = %d/%d, want 0/16", st.AssignedIPv4, st.AvailableIPv4)
@@ -535,7 +536,7 @@ func TestExhaustionReleaseReuse(t *testing.T) {
 		mustAssign(t, a, svc(fmt.Sprint("s", i)))
 	}
 	_, err := a.Assign(svc("late"))
-	checkReason(t, err, ReasonPoolExhausted)
+	checkReason(t, err, v1beta1.ReasonPoolExhausted)
 	if _, ok := a.Lookup("default/late"); ok {
 		t.Fatal("a failed Service has a lease")
 	}
@@ -550,7 +551,7 @@ func TestExhaustionReleaseReuse(t *testing.T) {
 		t.Errorf("after release got %s, want the freed 192.0.2.1", got.IPs[0])
 	}
 	_, err = a.Assign(svc("later"))
-	checkReason(t, err, ReasonPoolExhausted)
+	checkReason(t, err, v1beta1.ReasonPoolExhausted)
 }
 
 func TestCurrentIsHonoured(t *testing.T) {
@@ -613,7 +614,7 @@ func TestNoNew(t *testing.T) {
 		t.Errorf("asking for an address it does not show: err = %v, want ErrNoNew", err)
 	}
 	_, err = a.Assign(noNew("clash", func(r *Request) { r.Current = ips("192.0.2.9") }))
-	checkReason(t, err, ReasonIPUnavailable)
+	checkReason(t, err, v1beta1.ReasonIPUnavailable)
 
 	st, _ := a.Stats("lan")
 	if st.AssignedIPv4 != 2 {
@@ -646,5 +647,5 @@ func TestAutoAssignOffKeepsOwnAddresses(t *testing.T) {
 		t.Errorf("restore (-want +got):\n%s", diff)
 	}
 	_, err := b.Assign(svc("c"))
-	checkReason(t, err, ReasonNoMatchingPool)
+	checkReason(t, err, v1beta1.ReasonNoMatchingPool)
 }

@@ -3,35 +3,15 @@ package allocator
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
 )
 
-// Reasons carried by [Error]. They are the reasons of the Service condition
-// ironlb.io/IPAllocated and of AllocationFailed events, spelled as in the README.
-const (
-	// ReasonNoMatchingPool: no pool admits the Service for the families it
-	// needs, or the pool it names is missing, closed, of the wrong family or
-	// does not admit it.
-	ReasonNoMatchingPool = "NoMatchingPool"
-	// ReasonPoolExhausted: pools admit the Service but have no free address.
-	ReasonPoolExhausted = "PoolExhausted"
-	// ReasonIPUnavailable: a requested IP lies outside every pool, in a pool
-	// that does not admit the Service or is being deleted, is a .0/.255
-	// address its pool avoids, or is held by a Service that does not share it.
-	ReasonIPUnavailable = "IPUnavailable"
-	// ReasonInvalidRequest: the request contradicts itself: a requested IP
-	// of a family the Service does not have, two IPs of one family, IPs
-	// outside the named pool or in two different pools.
-	ReasonInvalidRequest = "InvalidRequest"
-	// ReasonSharingConflict: a requested IP is shared by a Service of
-	// another namespace without consent from both sides, under another
-	// sharing key, by a Service using one of the same ports, or under
-	// externalTrafficPolicy Local by a Service of another namespace or
-	// selecting other pods.
-	ReasonSharingConflict = "SharingConflict"
-)
-
-// Error is an allocation failure. Reason is one of the Reason constants;
-// Message is a sentence for people that names the IP, pool and Service.
+// Error is an allocation failure. Reason is one of the failure reasons of
+// the Service condition ironlb.io/IPAllocated, declared in api/v1beta1
+// (v1beta1.ReasonNoMatchingPool and the like, each documented there with
+// the failures it stands for); Message is a sentence for people that names
+// the IP, pool and Service.
 type Error struct {
 	Reason  string
 	Message string
@@ -52,13 +32,13 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Message == "" && t.Reason == e.Reason
 }
 
-// Sentinels for errors.Is, one per Reason.
+// Sentinels for errors.Is, one per failure reason.
 var (
-	ErrNoMatchingPool  = &Error{Reason: ReasonNoMatchingPool}
-	ErrPoolExhausted   = &Error{Reason: ReasonPoolExhausted}
-	ErrIPUnavailable   = &Error{Reason: ReasonIPUnavailable}
-	ErrInvalidRequest  = &Error{Reason: ReasonInvalidRequest}
-	ErrSharingConflict = &Error{Reason: ReasonSharingConflict}
+	ErrNoMatchingPool  = &Error{Reason: v1beta1.ReasonNoMatchingPool}
+	ErrPoolExhausted   = &Error{Reason: v1beta1.ReasonPoolExhausted}
+	ErrIPUnavailable   = &Error{Reason: v1beta1.ReasonIPUnavailable}
+	ErrInvalidRequest  = &Error{Reason: v1beta1.ReasonInvalidRequest}
+	ErrSharingConflict = &Error{Reason: v1beta1.ReasonSharingConflict}
 )
 
 // ErrNoNew is returned to a request with NoNew set when keeping the

@@ -1,6 +1,10 @@
 package allocator
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/ironlb/ironlb/api/iprange"
+)
 
 // FamilyPolicy is a Service's spec.ipFamilyPolicy.
 type FamilyPolicy int
@@ -27,4 +31,12 @@ func (p FamilyPolicy) String() string {
 		return "RequireDualStack"
 	}
 	return fmt.Sprintf("FamilyPolicy(%d)", int(p))
+}
+
+// famIndex is the slot of a family in per-family arrays: IPv4 first.
+func famIndex(f iprange.Family) int {
+	if f == iprange.IPv4 {
+		return 0
+	}
+	return 1
 }

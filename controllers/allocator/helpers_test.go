@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ironlb/ironlb/api/iprange"
+	"github.com/ironlb/ironlb/api/v1beta1"
 
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -86,11 +87,11 @@ func mustAssign(t testing.TB, a *Allocator, req Request) Assignment {
 }
 
 var sentinels = map[string]error{
-	ReasonNoMatchingPool:  ErrNoMatchingPool,
-	ReasonPoolExhausted:   ErrPoolExhausted,
-	ReasonIPUnavailable:   ErrIPUnavailable,
-	ReasonInvalidRequest:  ErrInvalidRequest,
-	ReasonSharingConflict: ErrSharingConflict,
+	v1beta1.ReasonNoMatchingPool:  ErrNoMatchingPool,
+	v1beta1.ReasonPoolExhausted:   ErrPoolExhausted,
+	v1beta1.ReasonIPUnavailable:   ErrIPUnavailable,
+	v1beta1.ReasonInvalidRequest:  ErrInvalidRequest,
+	v1beta1.ReasonSharingConflict: ErrSharingConflict,
 }
 
 // checkReason fails unless err is an *Error with the given reason that

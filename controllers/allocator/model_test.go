@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ironlb/ironlb/api/iprange"
+	"github.com/ironlb/ironlb/api/v1beta1"
 )
 
 // TestAllocatorAgainstModel runs random sequences of SetPools, Assign and
@@ -170,24 +171,24 @@ func modelConsents(r *Request, ns string) bool {
 func modelConflict(a, b *Request) string {
 	switch {
 	case a.SharingKey == "":
-		return ReasonIPUnavailable // a does not share
+		return v1beta1.ReasonIPUnavailable // a does not share
 	case !modelConsents(a, b.Namespace) || !modelConsents(b, a.Namespace):
-		return ReasonSharingConflict
+		return v1beta1.ReasonSharingConflict
 	case b.SharingKey == "":
-		return ReasonIPUnavailable
+		return v1beta1.ReasonIPUnavailable
 	case a.SharingKey != b.SharingKey:
-		return ReasonSharingConflict
+		return v1beta1.ReasonSharingConflict
 	}
 	for _, p := range a.Ports {
 		if slices.Contains(b.Ports, p) {
-			return ReasonSharingConflict
+			return v1beta1.ReasonSharingConflict
 		}
 	}
 	switch {
 	case a.LocalSelector == nil && b.LocalSelector == nil:
 		return ""
 	case a.LocalSelector == nil || b.LocalSelector == nil, a.Namespace != b.Namespace, *a.LocalSelector != *b.LocalSelector:
-		return ReasonSharingConflict
+		return v1beta1.ReasonSharingConflict
 	}
 	return ""
 }
@@ -200,7 +201,7 @@ func (m *model) others(ip netip.Addr, svc string) []string {
 // claimReasons returns the reasons req may not hold ip, empty if it may.
 func (m *model) claimReasons(p *Pool, ip netip.Addr, req *Request) []string {
 	if modelAvoided(p, ip) {
-		return []string{ReasonIPUnavailable}
+		return []string{v1beta1.ReasonIPUnavailable}
 	}
 	var out []string
 	for _, h := range m.others(ip, req.Service) {
@@ -282,7 +283,7 @@ func (m *model) expectFresh(req *Request) modelExpect {
 	if req.Pool != "" {
 		p := m.pool(req.Pool)
 		if p == nil || !modelAdmits(p, req) {
-			return modelFail(ReasonNoMatchingPool)
+			return modelFail(v1beta1.ReasonNoMatchingPool)
 		}
 		allowed = []*Pool{p}
 	} else {
@@ -292,7 +293,7 @@ func (m *model) expectFresh(req *Request) modelExpect {
 			}
 		}
 		if len(allowed) == 0 {
-			return modelFail(ReasonNoMatchingPool)
+			return modelFail(v1beta1.ReasonNoMatchingPool)
 		}
 	}
 	exhausted := false
@@ -329,9 +330,9 @@ func (m *model) expectFresh(req *Request) modelExpect {
 		return e
 	}
 	if exhausted {
-		return modelFail(ReasonPoolExhausted)
+		return modelFail(v1beta1.ReasonPoolExhausted)
 	}
-	return modelFail(ReasonNoMatchingPool)
+	return modelFail(v1beta1.ReasonNoMatchingPool)
 }
 
 // expectRequested predicts a request for exact IPs (req.Pool unset).
@@ -341,14 +342,14 @@ func (m *model) expectRequested(req *Request) modelExpect {
 		q := m.poolOf(ip)
 		switch {
 		case q == nil:
-			return modelFail(ReasonIPUnavailable)
+			return modelFail(v1beta1.ReasonIPUnavailable)
 		case p != nil && q != p:
-			return modelFail(ReasonInvalidRequest)
+			return modelFail(v1beta1.ReasonInvalidRequest)
 		}
 		p = q
 	}
 	if !modelAdmits(p, req) {
-		return modelFail(ReasonIPUnavailable)
+		return modelFail(v1beta1.ReasonIPUnavailable)
 	}
 	fams := req.Families
 	if req.Policy == SingleStack {
@@ -365,7 +366,7 @@ func (m *model) expectRequested(req *Request) modelExpect {
 			own = slices.Contains(l.ips, req.IPs[i])
 		}
 		if p.Closed && !own {
-			return modelFail(ReasonIPUnavailable) // a pool being deleted keeps only what its Services hold
+			return modelFail(v1beta1.ReasonIPUnavailable) // a pool being deleted keeps only what its Services hold
 		}
 		if reasons := m.claimReasons(p, req.IPs[i], req); len(reasons) > 0 {
 			return modelFail(reasons...)
@@ -384,7 +385,7 @@ func (m *model) expectAgain(l *modelLease) modelExpect {
 	}
 	p := m.pool(l.pool)
 	if req.Pool != "" && (m.pool(req.Pool) == nil || !modelAdmits(m.pool(req.Pool), req)) {
-		return modelFail(ReasonNoMatchingPool)
+		return modelFail(v1beta1.ReasonNoMatchingPool)
 	}
 	if !modelAdmits(p, req) || (req.Pool != "" && req.Pool != p.Name) {
 		return modelExpect{} // it moves: only validity is checked
@@ -532,7 +533,7 @@ func (r *modelRun) run(ops int, mustReach bool) {
 		r.fatalf("share index: %v", err)
 	}
 	r.t.Logf("operations by outcome: %v", r.stats)
-	for _, must := range []string{"fresh ok", "fresh " + ReasonPoolExhausted, "requested ok", "requested shared", "requested " + ReasonSharingConflict, "again ok", "evicted", "setpools invalid"} {
+	for _, must := range []string{"fresh ok", "fresh " + v1beta1.ReasonPoolExhausted, "requested ok", "requested shared", "requested " + v1beta1.ReasonSharingConflict, "again ok", "evicted", "setpools invalid"} {
 		if r.stats[must] == 0 && mustReach {
 			r.t.Errorf("seed %d never reached %q: the generator needs a look", r.seed, must)
 		}

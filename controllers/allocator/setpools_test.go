@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ironlb/ironlb/api/iprange"
+	"github.com/ironlb/ironlb/api/v1beta1"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/labels"
@@ -273,7 +274,7 @@ func TestClosedPool(t *testing.T) {
 		t.Errorf("new Service got pool %s, want other", got.Pool)
 	}
 	_, err := a.Assign(svc("n2").with(func(r *Request) { r.IPs = ips("192.0.2.9") }))
-	checkReason(t, err, ReasonIPUnavailable)
+	checkReason(t, err, v1beta1.ReasonIPUnavailable)
 	if n := a.Users("lan"); n != 2 {
 		t.Fatalf("Users(lan) = %d, want 2", n)
 	}
@@ -286,7 +287,7 @@ func TestClosedPool(t *testing.T) {
 	// Only a closed pool admits the Service.
 	b := newAllocator(t, lan)
 	_, err = b.Assign(svc("z"))
-	checkReason(t, err, ReasonNoMatchingPool)
+	checkReason(t, err, v1beta1.ReasonNoMatchingPool)
 	if want := "no address pool that admits default/z can give it an IPv4 address; pools being deleted: lan"; err.Error() != want {
 		t.Errorf("message %q, want %q", err, want)
 	}

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
 )
 
 // Who may hold one address together. Services of one namespace share by
@@ -45,10 +47,10 @@ type sharing struct {
 // it would hide the mistake.
 func newSharing(svc, namespace, key string, others []string) (sharing, *Error) {
 	if key == "" && len(others) > 0 {
-		return sharing{}, newError(ReasonInvalidRequest, "%s lists namespaces to share an IP with but has no sharing key", svc)
+		return sharing{}, newError(v1beta1.ReasonInvalidRequest, "%s lists namespaces to share an IP with but has no sharing key", svc)
 	}
 	if slices.Contains(others, "") {
-		return sharing{}, newError(ReasonInvalidRequest, "%s lists an empty namespace to share an IP with", svc)
+		return sharing{}, newError(v1beta1.ReasonInvalidRequest, "%s lists an empty namespace to share an IP with", svc)
 	}
 	return sharing{id: shareID{namespace: namespace, key: key}, others: others}, nil
 }
@@ -78,20 +80,20 @@ func joinError(ip netip.Addr, h *lease, rq *prepared) *Error {
 	hs, rs := &h.share, &rq.share
 	switch {
 	case !hs.shares():
-		return newError(ReasonIPUnavailable, "%s is held by %s, which does not share it", ip, holderName(h, rq))
+		return newError(v1beta1.ReasonIPUnavailable, "%s is held by %s, which does not share it", ip, holderName(h, rq))
 	case !mutual(hs, rs):
-		return newError(ReasonSharingConflict, "%s is held by a Service of namespace %s; Services of two namespaces share an IP only when each lists the other's namespace in %s: %s",
+		return newError(v1beta1.ReasonSharingConflict, "%s is held by a Service of namespace %s; Services of two namespaces share an IP only when each lists the other's namespace in %s: %s",
 			ip, hs.id.namespace, consentAnnotation, missingConsent(hs, rs, rq.Service))
 	case !rs.shares():
-		return newError(ReasonIPUnavailable, "%s is held by %s, which shares it only under the sharing key %q that %s does not have", ip, h.service, hs.id.key, rq.Service)
+		return newError(v1beta1.ReasonIPUnavailable, "%s is held by %s, which shares it only under the sharing key %q that %s does not have", ip, h.service, hs.id.key, rq.Service)
 	case hs.id.key != rs.id.key:
-		return newError(ReasonSharingConflict, "%s is shared by %s under the sharing key %q, but %s has the key %q", ip, h.service, hs.id.key, rq.Service, rs.id.key)
+		return newError(v1beta1.ReasonSharingConflict, "%s is shared by %s under the sharing key %q, but %s has the key %q", ip, h.service, hs.id.key, rq.Service, rs.id.key)
 	}
 	if port, clash := clashingPort(h.ports, rq.Ports); clash {
-		return newError(ReasonSharingConflict, "%s is shared by %s, which already uses %s port %d", ip, h.service, port.Protocol, port.Port)
+		return newError(v1beta1.ReasonSharingConflict, "%s is shared by %s, which already uses %s port %d", ip, h.service, port.Protocol, port.Port)
 	}
 	if msg := localMismatch(h, rq); msg != "" {
-		return newError(ReasonSharingConflict, "%s is shared by %s, %s", ip, h.service, msg)
+		return newError(v1beta1.ReasonSharingConflict, "%s is shared by %s, %s", ip, h.service, msg)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ironlb/ironlb/api/iprange"
+	"github.com/ironlb/ironlb/api/v1beta1"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -54,20 +55,20 @@ func TestSharing(t *testing.T) {
 		{name: "shared address in a full pool", pools: single, before: []Request{web},
 			req: shared("dns", "k", udp(53)), want: Assignment{IPs: ips("192.0.2.1"), Pool: "single"}},
 		{name: "clashing port in a full pool", pools: single, before: []Request{web},
-			req: shared("proxy", "k", tcp(443)), wantReason: ReasonPoolExhausted},
+			req: shared("proxy", "k", tcp(443)), wantReason: v1beta1.ReasonPoolExhausted},
 		{name: "asks for the address, same key", pools: lan, before: []Request{at(web, "192.0.2.7")},
 			req: at(shared("dns", "k", udp(53)), "192.0.2.7"), want: Assignment{IPs: ips("192.0.2.7"), Pool: "lan"}},
 		{name: "asks for the address, clashing port", pools: lan, before: []Request{at(web, "192.0.2.7")},
-			req: at(shared("proxy", "k", tcp(8080), tcp(443)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			req: at(shared("proxy", "k", tcp(8080), tcp(443)), "192.0.2.7"), wantReason: v1beta1.ReasonSharingConflict,
 			wantMsg: "192.0.2.7 is shared by default/web, which already uses TCP port 443"},
 		{name: "asks for the address, other key", pools: lan, before: []Request{at(web, "192.0.2.7")},
-			req: at(shared("dns", "other", udp(53)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			req: at(shared("dns", "other", udp(53)), "192.0.2.7"), wantReason: v1beta1.ReasonSharingConflict,
 			wantMsg: `192.0.2.7 is shared by default/web under the sharing key "k", but default/dns has the key "other"`},
 		{name: "asks for the address without a key", pools: lan, before: []Request{at(web, "192.0.2.7")},
-			req: at(svc("dns"), "192.0.2.7"), wantReason: ReasonIPUnavailable,
+			req: at(svc("dns"), "192.0.2.7"), wantReason: v1beta1.ReasonIPUnavailable,
 			wantMsg: `192.0.2.7 is held by default/web, which shares it only under the sharing key "k" that default/dns does not have`},
 		{name: "holder has no key", pools: lan, before: []Request{at(svc("web"), "192.0.2.7")},
-			req: at(shared("dns", "k", udp(53)), "192.0.2.7"), wantReason: ReasonIPUnavailable,
+			req: at(shared("dns", "k", udp(53)), "192.0.2.7"), wantReason: v1beta1.ReasonIPUnavailable,
 			wantMsg: "192.0.2.7 is held by default/web, which does not share it"},
 		{name: "both Local with the same pods", pools: lan, before: []Request{webLocal},
 			req:  shared("dns", "k", udp(53)).with(func(r *Request) { r.LocalSelector = local("app=web") }),
@@ -77,13 +78,13 @@ func TestSharing(t *testing.T) {
 			want: Assignment{IPs: ips("192.0.2.1"), Pool: "lan"}},
 		{name: "asks for the address, Local with other pods", pools: lan, before: []Request{at(webLocal, "192.0.2.7")},
 			req:        at(shared("dns", "k", udp(53)), "192.0.2.7").with(func(r *Request) { r.LocalSelector = local("app=dns") }),
-			wantReason: ReasonSharingConflict,
+			wantReason: v1beta1.ReasonSharingConflict,
 			wantMsg:    `192.0.2.7 is shared by default/web, which has externalTrafficPolicy Local and selects pods "app=web", while default/dns selects "app=dns"; under Local, services sharing an IP must select the same pods`},
 		{name: "asks for the address, Cluster beside Local", pools: lan, before: []Request{at(webLocal, "192.0.2.7")},
-			req: at(shared("dns", "k", udp(53)), "192.0.2.7"), wantReason: ReasonSharingConflict},
+			req: at(shared("dns", "k", udp(53)), "192.0.2.7"), wantReason: v1beta1.ReasonSharingConflict},
 		{name: "asks for the address, Local beside Cluster", pools: lan, before: []Request{at(web, "192.0.2.7")},
 			req:        at(shared("dns", "k", udp(53)), "192.0.2.7").with(func(r *Request) { r.LocalSelector = local("app=web") }),
-			wantReason: ReasonSharingConflict},
+			wantReason: v1beta1.ReasonSharingConflict},
 		{name: "three services on one address", pools: lan, before: []Request{web, shared("dns", "k", udp(53))},
 			req: shared("ssh", "k", tcp(22)), want: Assignment{IPs: ips("192.0.2.0"), Pool: "lan"}},
 		{name: "third clashes with the second, not the first", pools: lan, before: []Request{web, shared("dns", "k", udp(53))},
@@ -104,7 +105,7 @@ func TestSharedAddressStaysUntilLastUserReleases(t *testing.T) {
 		t.Fatalf("Release(web) = %v", got)
 	}
 	_, err := a.Assign(svc("thief").with(func(r *Request) { r.IPs = ips("192.0.2.0") }))
-	checkReason(t, err, ReasonIPUnavailable)
+	checkReason(t, err, v1beta1.ReasonIPUnavailable)
 	if want := "192.0.2.0 is held by default/dns, which shares it only under the sharing key \"k\" that default/thief does not have"; err.Error() != want {
 		t.Errorf("message %q, want %q", err, want)
 	}
@@ -149,7 +150,7 @@ func TestChangingSharingKey(t *testing.T) {
 	_, err := a.Assign(svc("ssh2").with(func(r *Request) {
 		r.SharingKey, r.Ports, r.IPs = "k3", []Port{{"TCP", 80}}, ips("192.0.2.0")
 	}))
-	checkReason(t, err, ReasonSharingConflict)
+	checkReason(t, err, v1beta1.ReasonSharingConflict)
 }
 
 // Sharing keys are namespaced: a Service of another namespace that knows
@@ -191,25 +192,25 @@ func TestSharingAcrossNamespaces(t *testing.T) {
 		{name: "same key, other namespace, no consent: fresh address", pools: lan, before: []Request{web},
 			req: shared("team-b", "dns", "k", none, udp(53)), want: fresh},
 		{name: "same key, other namespace, asks for the address without consent", pools: lan, before: []Request{at(web, "192.0.2.7")},
-			req: at(shared("team-b", "dns", "k", none, udp(53)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			req: at(shared("team-b", "dns", "k", none, udp(53)), "192.0.2.7"), wantReason: v1beta1.ReasonSharingConflict,
 			wantMsg: rule + "team-b/dns must list team-a, and the Service of team-a must list team-b"},
 		{name: "other namespace asks for the address without a key", pools: lan, before: []Request{at(web, "192.0.2.7")},
 			req:        at(svc("dns").with(func(r *Request) { r.Service, r.Namespace = "team-b/dns", "team-b" }), "192.0.2.7"),
-			wantReason: ReasonSharingConflict,
+			wantReason: v1beta1.ReasonSharingConflict,
 			wantMsg:    rule + "team-b/dns must list team-a, and the Service of team-a must list team-b"},
 		{name: "other namespace's holder has no key: not named", pools: lan,
 			before: []Request{at(svc("web").with(func(r *Request) { r.Service, r.Namespace = "team-a/web", "team-a" }), "192.0.2.7")},
-			req:    at(shared("team-b", "dns", "k", to("team-a"), udp(53)), "192.0.2.7"), wantReason: ReasonIPUnavailable,
+			req:    at(shared("team-b", "dns", "k", to("team-a"), udp(53)), "192.0.2.7"), wantReason: v1beta1.ReasonIPUnavailable,
 			wantMsg: "192.0.2.7 is held by a Service of namespace team-a, which does not share it"},
 		{name: "only the newcomer consents: fresh address", pools: lan, before: []Request{web},
 			req: shared("team-b", "dns", "k", to("team-a"), udp(53)), want: fresh},
 		{name: "only the newcomer consents, asks for the address", pools: lan, before: []Request{at(web, "192.0.2.7")},
-			req: at(shared("team-b", "dns", "k", to("team-a"), udp(53)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			req: at(shared("team-b", "dns", "k", to("team-a"), udp(53)), "192.0.2.7"), wantReason: v1beta1.ReasonSharingConflict,
 			wantMsg: rule + "the Service of team-a must list team-b"},
 		{name: "only the holder consents: fresh address", pools: lan, before: []Request{webTrusting},
 			req: shared("team-b", "dns", "k", none, udp(53)), want: fresh},
 		{name: "only the holder consents, asks for the address", pools: lan, before: []Request{at(webTrusting, "192.0.2.7")},
-			req: at(shared("team-b", "dns", "k", none, udp(53)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			req: at(shared("team-b", "dns", "k", none, udp(53)), "192.0.2.7"), wantReason: v1beta1.ReasonSharingConflict,
 			wantMsg: rule + "team-b/dns must list team-a"},
 		{name: "consent to a third namespace only", pools: lan, before: []Request{shared("team-a", "web", "k", to("team-c"), tcp(80))},
 			req: shared("team-b", "dns", "k", to("team-a"), udp(53)), want: fresh},
@@ -224,15 +225,15 @@ func TestSharingAcrossNamespaces(t *testing.T) {
 		{name: "* on one side only", pools: lan, before: []Request{webTrustingAll},
 			req: shared("team-b", "dns", "k", none, udp(53)), want: fresh},
 		{name: "mutual consent, other key", pools: lan, before: []Request{at(webTrusting, "192.0.2.7")},
-			req: at(shared("team-b", "dns", "other", to("team-a"), udp(53)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			req: at(shared("team-b", "dns", "other", to("team-a"), udp(53)), "192.0.2.7"), wantReason: v1beta1.ReasonSharingConflict,
 			wantMsg: `192.0.2.7 is shared by team-a/web under the sharing key "k", but team-b/dns has the key "other"`},
 		{name: "mutual consent, clashing port", pools: lan, before: []Request{at(webTrusting, "192.0.2.7")},
-			req: at(shared("team-b", "proxy", "k", to("team-a"), tcp(443)), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			req: at(shared("team-b", "proxy", "k", to("team-a"), tcp(443)), "192.0.2.7"), wantReason: v1beta1.ReasonSharingConflict,
 			wantMsg: "192.0.2.7 is shared by team-a/web, which already uses TCP port 443"},
 		{name: "Local, mutual consent, same selector: fresh address", pools: lan, before: []Request{onLocal(webTrusting)},
 			req: onLocal(shared("team-b", "dns", "k", to("team-a"), udp(53))), want: fresh},
 		{name: "Local, mutual consent, asks for the address", pools: lan, before: []Request{at(onLocal(webTrustingAll), "192.0.2.7")},
-			req: at(onLocal(shared("team-b", "dns", "k", to("*"), udp(53))), "192.0.2.7"), wantReason: ReasonSharingConflict,
+			req: at(onLocal(shared("team-b", "dns", "k", to("*"), udp(53))), "192.0.2.7"), wantReason: v1beta1.ReasonSharingConflict,
 			wantMsg: "192.0.2.7 is shared by team-a/web, which has externalTrafficPolicy Local in namespace team-a, while team-b/dns is in team-b; " +
 				"under Local only Services of one namespace share an IP, since Services of two namespaces never select the same pods"},
 		{name: "a third Service must consent to every namespace already there", pools: lan,
@@ -248,10 +249,10 @@ func TestSharingAcrossNamespaces(t *testing.T) {
 			},
 			req: shared("team-a", "ssh", "k", to("team-b"), tcp(22)), want: joinedAt7},
 		{name: "namespaces without a key", pools: lan,
-			req: shared("team-b", "dns", "", to("team-a"), udp(53)), wantReason: ReasonInvalidRequest,
+			req: shared("team-b", "dns", "", to("team-a"), udp(53)), wantReason: v1beta1.ReasonInvalidRequest,
 			wantMsg: "team-b/dns lists namespaces to share an IP with but has no sharing key"},
 		{name: "an empty namespace name", pools: lan,
-			req: shared("team-b", "dns", "k", to("team-a", ""), udp(53)), wantReason: ReasonInvalidRequest,
+			req: shared("team-b", "dns", "k", to("team-a", ""), udp(53)), wantReason: v1beta1.ReasonInvalidRequest,
 			wantMsg: `team-b/dns lists an empty namespace to share an IP with`},
 	})
 }
@@ -277,7 +278,7 @@ func TestWithdrawingConsent(t *testing.T) {
 	}
 	// The address dns keeps is no longer open to team-a without consent.
 	_, err := a.Assign(web.with(func(r *Request) { r.SharingNamespaces, r.IPs = nil, ips("192.0.2.0") }))
-	checkReason(t, err, ReasonSharingConflict)
+	checkReason(t, err, v1beta1.ReasonSharingConflict)
 }
 
 // After any sequence of Assign and Release, every pair of holders of an

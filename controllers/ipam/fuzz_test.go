@@ -123,8 +123,8 @@ func FuzzRequestFor(f *testing.F) {
 		// Typed errors only.
 		if err != nil {
 			var ae *allocator.Error
-			if !errors.As(err, &ae) || ae.Reason != allocator.ReasonInvalidRequest || ae.Message == "" ||
-				!errors.Is(err, allocator.ErrInvalidRequest) || allocator.ReasonOf(err) != allocator.ReasonInvalidRequest {
+			if !errors.As(err, &ae) || ae.Reason != v1beta1.ReasonInvalidRequest || ae.Message == "" ||
+				!errors.Is(err, allocator.ErrInvalidRequest) || allocator.ReasonOf(err) != v1beta1.ReasonInvalidRequest {
 				t.Fatalf("error %T %q is not an InvalidRequest *allocator.Error", err, err)
 			}
 			for _, other := range []error{allocator.ErrNoMatchingPool, allocator.ErrPoolExhausted, allocator.ErrIPUnavailable, allocator.ErrSharingConflict, allocator.ErrNoNew} {
@@ -329,8 +329,8 @@ func fzCheckAssign(t *testing.T, req allocator.Request, zoned bool) {
 	got, err := a.Assign(req)
 	if err != nil {
 		switch allocator.ReasonOf(err) {
-		case allocator.ReasonNoMatchingPool, allocator.ReasonPoolExhausted, allocator.ReasonIPUnavailable,
-			allocator.ReasonInvalidRequest, allocator.ReasonSharingConflict:
+		case v1beta1.ReasonNoMatchingPool, v1beta1.ReasonPoolExhausted, v1beta1.ReasonIPUnavailable,
+			v1beta1.ReasonInvalidRequest, v1beta1.ReasonSharingConflict:
 		default:
 			t.Fatalf("Assign(%+v): error %q has no known reason", req, err)
 		}

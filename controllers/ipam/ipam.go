@@ -1,7 +1,14 @@
 // Package ipam is the controller's address book: it wraps the pure
 // allocator with what only Kubernetes knows — which IPAddressPools are valid,
-// what a Service asks for, and what was assigned before the controller
-// started. The Service and pool reconcilers share one IPAM.
+// what a Service asks for, what was assigned before the controller started,
+// and which Services wait for an address. The Service and pool reconcilers
+// share one IPAM.
+//
+// The allocator is private: addresses change only through [IPAM.Allocate]
+// and [IPAM.Release], pools only through [IPAM.SyncPools], so no caller can
+// skip pool validation or the restore on start. What the IPAM changes in
+// memory and the API cannot show in time reaches the controllers through
+// [IPAM.Retries] and [IPAM.UsageChanges].
 package ipam
 
 import (
@@ -17,6 +24,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -24,9 +32,10 @@ import (
 	"github.com/ironlb/ironlb/controllers/allocator"
 )
 
-// IPAM holds the allocator and the verdict on every pool.
+// IPAM holds the allocator, the verdict on every pool and the Services
+// waiting for an address. It is safe for concurrent use.
 type IPAM struct {
-	*allocator.Allocator
+	alloc *allocator.Allocator
 
 	reader client.Reader // the manager's cache
 	live   client.Reader // the API server itself, for the restore on start
@@ -37,14 +46,31 @@ type IPAM struct {
 	verdicts map[string]PoolVerdict
 	// versions fingerprints the pool specs last synced, so that a sync with
 	// nothing new costs one cache List. Status writes do not count.
-	versions map[string]string
+	versions map[string]poolVersion
+
+	// waitMu guards waiting and terms (see allocate.go).
+	waitMu  sync.Mutex
+	waiting map[types.NamespacedName]struct{}
+	terms   map[types.NamespacedName]string
+
+	retry *signal[types.NamespacedName] // Services to try again
+	usage *signal[string]               // pools whose usage changed
 }
 
 // New returns an IPAM handling Services of class. It reads pools and
 // Services through cached (the manager's cache), except for the restore on
 // start, which reads live: the API server itself (mgr.GetAPIReader()).
 func New(cached, live client.Reader, class v1beta1.ClassFilter) *IPAM {
-	return &IPAM{Allocator: allocator.New(), reader: cached, live: live, class: class}
+	return &IPAM{
+		alloc:   allocator.New(),
+		reader:  cached,
+		live:    live,
+		class:   class,
+		waiting: map[types.NamespacedName]struct{}{},
+		terms:   map[types.NamespacedName]string{},
+		retry:   newSignal[types.NamespacedName](),
+		usage:   newSignal[string](),
+	}
 }
 
 // Class returns the Service class this IPAM handles.
@@ -71,7 +97,7 @@ func (m *IPAM) EnsureRestored(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := m.syncPoolsLocked(ctx, m.live, shownByPool(svcs.Items, m.class)); err != nil {
+	if err := m.syncPoolsLocked(ctx, m.live, shownByPool(svcs.Items, m.class)); err != nil {
 		return err
 	}
 	restored, lost := m.restore(ctx, svcs.Items, nsLabels)
@@ -146,27 +172,32 @@ func (m *IPAM) restoreOne(svc *corev1.Service, nsLabels map[string]string, curre
 	}
 	req.NoNew = true
 	if err == nil {
-		if _, err = m.Assign(req.Request); err == nil {
+		if _, err = m.alloc.Assign(req.Request); err == nil {
 			return nil
 		}
 	}
-	pool, ok := m.PoolOf(current[0])
+	pool, ok := m.alloc.PoolOf(current[0])
 	if !ok {
 		return err
 	}
 	keep := req.Request
 	keep.IPs, keep.Pool = nil, pool
-	if _, kerr := m.Assign(keep); kerr != nil {
+	if _, kerr := m.alloc.Assign(keep); kerr != nil {
 		return errors.Join(err, kerr)
 	}
 	return nil
 }
 
 // SyncPools re-validates every pool and hands the valid ones to the
-// allocator when any pool changed since the last sync. It reports whether
-// something changed; Services whose addresses left every pool then need to
-// be reconciled again.
-func (m *IPAM) SyncPools(ctx context.Context) (changed bool, err error) {
+// allocator when any pool changed since the last sync; otherwise it costs
+// one cache List. Both reconcilers call it, the Service reconciler through
+// Allocate: whichever hears of a pool change first applies it, so neither
+// waits for the other. It restores first if that is not done yet: the
+// restore's own sync is the one that knows what Services show.
+func (m *IPAM) SyncPools(ctx context.Context) error {
+	if err := m.EnsureRestored(ctx); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.syncPoolsLocked(ctx, m.reader, nil)
@@ -174,20 +205,23 @@ func (m *IPAM) SyncPools(ctx context.Context) (changed bool, err error) {
 
 // syncPoolsLocked reads the pools through reader. shown, at restore only,
 // holds the addresses Services show by pool (see lastValid).
-func (m *IPAM) syncPoolsLocked(ctx context.Context, reader client.Reader, shown map[string][]netip.Addr) (bool, error) {
+func (m *IPAM) syncPoolsLocked(ctx context.Context, reader client.Reader, shown map[string][]netip.Addr) error {
 	var pools v1beta1.IPAddressPoolList
+	if m.versions != nil {
+		// The Service reconciler syncs before every allocation, and almost
+		// always finds nothing new: look at the cache's own objects, and
+		// copy them only when there is something to validate.
+		if err := reader.List(ctx, &pools, client.UnsafeDisableDeepCopy); err != nil {
+			return fmt.Errorf("listing IPAddressPools: %w", err)
+		}
+		if maps.Equal(versionsOf(pools.Items), m.versions) {
+			return nil
+		}
+	}
 	if err := reader.List(ctx, &pools); err != nil {
-		return false, fmt.Errorf("listing IPAddressPools: %w", err)
+		return fmt.Errorf("listing IPAddressPools: %w", err)
 	}
-	versions := make(map[string]string, len(pools.Items))
-	for _, p := range pools.Items {
-		// Generation moves with the spec and when deletion starts; a
-		// status write leaves it alone and so triggers no re-sync.
-		versions[p.Name] = fmt.Sprintf("%d/%t", p.Generation, !p.DeletionTimestamp.IsZero())
-	}
-	if m.versions != nil && maps.Equal(versions, m.versions) {
-		return false, nil
-	}
+	versions := versionsOf(pools.Items)
 	lastValid := func(p *v1beta1.IPAddressPool) (allocator.Pool, bool) { return m.lastValid(p, shown[p.Name]) }
 	verdicts := ValidateKeeping(pools.Items, m.established, lastValid)
 	valid := make([]allocator.Pool, 0, len(verdicts))
@@ -199,13 +233,31 @@ func (m *IPAM) syncPoolsLocked(ctx context.Context, reader client.Reader, shown 
 			valid = append(valid, *v.Kept)
 		}
 	}
-	// Services evicted here are found again by the caller's full re-check.
-	if _, err := m.SetPools(valid); err != nil {
+	// Services evicted here are found again by the full re-check a pool
+	// change starts (the Service controller watches pools).
+	if _, err := m.alloc.SetPools(valid); err != nil {
 		// Validate rules out overlaps, so this is a bug, not bad input.
-		return false, fmt.Errorf("handing pools to the allocator: %w", err)
+		return fmt.Errorf("handing pools to the allocator: %w", err)
 	}
 	m.verdicts, m.versions = verdicts, versions
-	return true, nil
+	return nil
+}
+
+// poolVersion is what a sync looks at to tell whether a pool changed:
+// generation moves with the spec and when deletion starts; a status write
+// leaves it alone and so triggers no re-sync.
+type poolVersion struct {
+	generation int64
+	deleting   bool
+}
+
+func versionsOf(pools []v1beta1.IPAddressPool) map[string]poolVersion {
+	out := make(map[string]poolVersion, len(pools))
+	for i := range pools {
+		p := &pools[i]
+		out[p.Name] = poolVersion{p.Generation, !p.DeletionTimestamp.IsZero()}
+	}
+	return out
 }
 
 // lastValid returns what an invalid pool keeps: the spec this process last
@@ -248,12 +300,31 @@ func (m *IPAM) Verdict(pool string) (PoolVerdict, bool) {
 	return v, ok
 }
 
-// RequestFor builds the allocator request of a Service, reading its
+// requestFor builds the allocator request of a Service, reading its
 // namespace's labels for pools that select namespaces.
-func (m *IPAM) RequestFor(ctx context.Context, svc *corev1.Service, current []netip.Addr) (Request, error) {
+func (m *IPAM) requestFor(ctx context.Context, svc *corev1.Service, current []netip.Addr) (Request, error) {
 	var ns corev1.Namespace
-	if err := m.reader.Get(ctx, client.ObjectKey{Name: svc.Namespace}, &ns); err != nil && !apierrors.IsNotFound(err) {
+	// The cache's own object, not a copy: its labels are only read, here
+	// and by the allocator, and the cache replaces its objects rather than
+	// change them.
+	if err := m.reader.Get(ctx, client.ObjectKey{Name: svc.Namespace}, &ns, client.UnsafeDisableDeepCopy); err != nil && !apierrors.IsNotFound(err) {
 		return Request{}, fmt.Errorf("reading namespace %s: %w", svc.Namespace, err)
 	}
 	return RequestFor(svc, ns.Labels, current)
 }
+
+// Lookup returns what a Service holds.
+func (m *IPAM) Lookup(key types.NamespacedName) (allocator.Assignment, bool) {
+	return m.alloc.Lookup(key.String())
+}
+
+// PoolOf returns the pool, among those the allocator uses, whose ranges
+// contain ip.
+func (m *IPAM) PoolOf(ip netip.Addr) (string, bool) { return m.alloc.PoolOf(ip) }
+
+// Users counts the Services holding addresses of a pool.
+func (m *IPAM) Users(pool string) int { return m.alloc.Users(pool) }
+
+// Stats returns a pool's usage counts; false when the allocator does not
+// have the pool (it is invalid with nothing to keep, or gone).
+func (m *IPAM) Stats(pool string) (allocator.PoolStats, bool) { return m.alloc.Stats(pool) }

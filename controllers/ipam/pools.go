@@ -1,18 +1,17 @@
 package ipam
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/ironlb/ironlb/api/iprange"
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/api/v1beta1/validation"
 	"github.com/ironlb/ironlb/controllers/allocator"
 )
 
@@ -56,6 +55,44 @@ func Validate(pools []v1beta1.IPAddressPool) map[string]PoolVerdict {
 // so that bad input never strips addresses already assigned.
 func ValidateKeeping(pools []v1beta1.IPAddressPool, established func(*v1beta1.IPAddressPool) bool,
 	lastValid func(*v1beta1.IPAddressPool) (allocator.Pool, bool)) map[string]PoolVerdict {
+	ordered := byPrecedence(pools, established)
+	verdicts := make(map[string]PoolVerdict, len(pools))
+	// The entries of the pools accepted so far, oldest first: a pool
+	// overlapping one of them is refused.
+	var accepted []validation.PoolEntries
+	for _, p := range ordered {
+		v := PoolVerdict{UID: p.UID, Generation: p.Generation}
+		ap, reason, err := Translate(p)
+		if err == nil {
+			if overlap := firstOverlap(ap, accepted); overlap != nil {
+				reason, err = v1beta1.ReasonOverlap, overlap
+			}
+		}
+		if err == nil {
+			accepted = append(accepted, entriesOf(ap))
+			v.Pool = ap
+			verdicts[p.Name] = v
+			continue
+		}
+		v.Reason, v.Message = reason, err.Error()
+		if lastValid != nil {
+			if kept, ok := lastValid(p); ok {
+				kept.Closed = true
+				if firstOverlap(kept, accepted) == nil {
+					accepted = append(accepted, entriesOf(kept))
+					v.Kept = &kept
+				}
+			}
+		}
+		verdicts[p.Name] = v
+	}
+	return verdicts
+}
+
+// byPrecedence orders pools for validation, the first to claim an address
+// keeping it: pools established reports first, then the oldest, then by
+// name.
+func byPrecedence(pools []v1beta1.IPAddressPool, established func(*v1beta1.IPAddressPool) bool) []*v1beta1.IPAddressPool {
 	ordered := make([]*v1beta1.IPAddressPool, len(pools))
 	known := make(map[*v1beta1.IPAddressPool]bool, len(pools))
 	for i := range pools {
@@ -72,41 +109,13 @@ func ValidateKeeping(pools []v1beta1.IPAddressPool, established func(*v1beta1.IP
 		}
 		return ordered[i].Name < ordered[j].Name
 	})
-
-	verdicts := make(map[string]PoolVerdict, len(pools))
-	var accepted []allocator.Pool
-	for _, p := range ordered {
-		v := PoolVerdict{UID: p.UID, Generation: p.Generation}
-		ap, reason, err := Translate(p)
-		if err == nil {
-			if other, r1, r2, ok := firstOverlap(ap, accepted); ok {
-				reason = v1beta1.ReasonOverlap
-				err = fmt.Errorf("%s overlaps %s of pool %q; remove one of them", r1, r2, other)
-			}
-		}
-		if err == nil {
-			accepted = append(accepted, ap)
-			v.Pool = ap
-			verdicts[p.Name] = v
-			continue
-		}
-		v.Reason, v.Message = reason, err.Error()
-		if lastValid != nil {
-			if kept, ok := lastValid(p); ok {
-				kept.Closed = true
-				if _, _, _, clash := firstOverlap(kept, accepted); !clash {
-					accepted = append(accepted, kept)
-					v.Kept = &kept
-				}
-			}
-		}
-		verdicts[p.Name] = v
-	}
-	return verdicts
+	return ordered
 }
 
-// Translate converts one pool's spec into an allocator.Pool. On error it
-// also returns the condition reason describing it.
+// Translate converts one pool's spec into an allocator.Pool, by the rules of
+// api/v1beta1/validation that admission applies too. On error it also
+// returns the condition reason describing it; the error is worded for the
+// pool's Ready condition.
 func Translate(p *v1beta1.IPAddressPool) (allocator.Pool, string, error) {
 	out := allocator.Pool{
 		Name:          p.Name,
@@ -114,45 +123,25 @@ func Translate(p *v1beta1.IPAddressPool) (allocator.Pool, string, error) {
 		AvoidBuggyIPs: p.Spec.AvoidBuggyIPs,
 		Closed:        !p.DeletionTimestamp.IsZero(),
 	}
-	if len(p.Spec.Addresses) == 0 {
-		return allocator.Pool{}, v1beta1.ReasonInvalidAddress, fmt.Errorf("spec.addresses is empty")
+	entries, problems := validation.PoolAddresses(p.Spec.Addresses)
+	if len(problems) > 0 {
+		return allocator.Pool{}, v1beta1.ReasonInvalidAddress, problems[0]
 	}
-	for i, s := range p.Spec.Addresses {
-		r, err := iprange.Parse(s)
-		if err != nil {
-			return allocator.Pool{}, v1beta1.ReasonInvalidAddress, entryError(i, s, err)
-		}
-		for j, prev := range out.Ranges {
-			if overlaps(r, prev) {
-				return allocator.Pool{}, v1beta1.ReasonInvalidAddress,
-					fmt.Errorf("spec.addresses[%d] %q overlaps spec.addresses[%d] %q", i, s, j, p.Spec.Addresses[j])
-			}
-		}
-		out.Ranges = append(out.Ranges, r)
+	for _, e := range entries {
+		out.Ranges = append(out.Ranges, e.Range())
 	}
 	if sa := p.Spec.ServiceAllocation; sa != nil {
 		out.Priority = sa.Priority
 		out.Namespaces = sa.Namespaces
-		var err error
-		if out.NamespaceSelectors, err = selectors("spec.serviceAllocation.namespaceSelectors", sa.NamespaceSelectors); err != nil {
-			return allocator.Pool{}, v1beta1.ReasonInvalidSelector, err
-		}
-		if out.ServiceSelectors, err = selectors("spec.serviceAllocation.serviceSelectors", sa.ServiceSelectors); err != nil {
-			return allocator.Pool{}, v1beta1.ReasonInvalidSelector, err
+		var errs field.ErrorList
+		out.NamespaceSelectors, out.ServiceSelectors, errs = validation.ServiceAllocationSelectors(sa)
+		if len(errs) > 0 {
+			// The field and the parser's reason, without the selector
+			// itself that admission's answer also quotes.
+			return allocator.Pool{}, v1beta1.ReasonInvalidSelector, fmt.Errorf("%s: %s", errs[0].Field, errs[0].Detail)
 		}
 	}
 	return out, "", nil
-}
-
-// entryError words a refused entry the way admission does, so that the
-// Ready condition reads like the webhook's answer would have:
-// spec.addresses[i]: Invalid value: "entry": reason.
-func entryError(i int, entry string, err error) error {
-	reason := err.Error()
-	if re, ok := errors.AsType[*iprange.ParseError](err); ok {
-		reason = re.Reason
-	}
-	return field.Invalid(field.NewPath("spec", "addresses").Index(i), entry, reason)
 }
 
 // recordedSpec translates the spec p's status records as last accepted.
@@ -185,31 +174,25 @@ func holding(name string, shown []netip.Addr) (allocator.Pool, bool) {
 	return out, len(out.Ranges) > 0
 }
 
-func selectors(path string, in []metav1.LabelSelector) ([]labels.Selector, error) {
-	out := make([]labels.Selector, 0, len(in))
-	for i := range in {
-		s, err := metav1.LabelSelectorAsSelector(&in[i])
-		if err != nil {
-			return nil, fmt.Errorf("%s[%d]: %w", path, i, err)
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
-
-func firstOverlap(p allocator.Pool, accepted []allocator.Pool) (pool string, mine, theirs iprange.Range, ok bool) {
-	for _, other := range accepted {
-		for _, r := range p.Ranges {
-			for _, o := range other.Ranges {
-				if overlaps(r, o) {
-					return other.Name, r, o, true
-				}
-			}
+// firstOverlap returns the first overlap of p with the accepted pools, in
+// the order they were accepted (oldest first), or nil.
+func firstOverlap(p allocator.Pool, accepted []validation.PoolEntries) *validation.PoolOverlap {
+	mine := entriesOf(p).Entries
+	for i := range accepted {
+		if overlaps := validation.PoolOverlaps(mine, accepted[i:i+1]); len(overlaps) > 0 {
+			return overlaps[0]
 		}
 	}
-	return "", iprange.Range{}, iprange.Range{}, false
+	return nil
 }
 
-func overlaps(a, b iprange.Range) bool {
-	return a.Family() == b.Family() && !a.Last.Less(b.First) && !b.Last.Less(a.First)
+// entriesOf lists the ranges of an allocator pool as validation entries,
+// for the overlap rule. A kept pool may come from the addresses Services
+// show rather than from a spec, so the text is the canonical range.
+func entriesOf(p allocator.Pool) validation.PoolEntries {
+	out := validation.PoolEntries{Name: p.Name, Entries: make([]validation.Entry, len(p.Ranges))}
+	for i, r := range p.Ranges {
+		out.Entries[i] = validation.Entry{Text: r.String(), First: r.First, Last: r.Last, Index: i}
+	}
+	return out
 }

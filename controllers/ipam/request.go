@@ -51,11 +51,11 @@ func RequestFor(svc *corev1.Service, nsLabels map[string]string, current []netip
 
 	ips, err := requestedIPs(svc, r.annotation(svc, v1beta1.AnnotationLoadBalancerIPs))
 	if err != nil {
-		return r, allocatorError(allocator.ReasonInvalidRequest, err)
+		return r, allocatorError(v1beta1.ReasonInvalidRequest, err)
 	}
 	r.IPs = ips
 	if consentErr != nil {
-		return r, allocatorError(allocator.ReasonInvalidRequest, consentErr)
+		return r, allocatorError(v1beta1.ReasonInvalidRequest, consentErr)
 	}
 	return r, nil
 }

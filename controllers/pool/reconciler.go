@@ -1,6 +1,11 @@
 // Package pool reconciles IPAddressPools: it hands valid pools to the
-// allocator, reports usage and validity in status, and holds a pool that is
-// being deleted until no Service uses its addresses.
+// allocator (through the IPAM), reports usage and validity in status, and
+// holds a pool that is being deleted until no Service uses its addresses.
+//
+// The controller watches IPAddressPools (any pool event sends every pool
+// through, since validity depends on overlaps with the others) and hears
+// from the IPAM, through ipam.IPAM.UsageChanges, of pools whose usage
+// changed as Services got or lost addresses. See setup.go.
 package pool
 
 import (
@@ -16,7 +21,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/controllers/ipam"
@@ -32,9 +36,7 @@ type Reconciler struct {
 	IPAM     *ipam.IPAM
 	Recorder events.EventRecorder
 
-	// PoolsChanged is signalled when the set of usable pools changed, so
-	// every Service is looked at again.
-	PoolsChanged chan<- event.TypedGenericEvent[string]
+	metrics *metrics // set by SetupWithManager
 }
 
 // Reconcile re-reads every pool (validity depends on the others), then
@@ -43,22 +45,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.IPAM.EnsureRestored(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
-	changed, err := r.IPAM.SyncPools(ctx)
-	if err != nil {
+	if err := r.IPAM.SyncPools(ctx); err != nil {
 		return ctrl.Result{}, err
-	}
-	if changed {
-		select {
-		case r.PoolsChanged <- event.TypedGenericEvent[string]{Object: req.Name}:
-		case <-ctx.Done():
-			return ctrl.Result{}, ctx.Err()
-		}
 	}
 
 	pool := &v1beta1.IPAddressPool{}
 	if err := r.Client.Get(ctx, req.NamespacedName, pool); err != nil {
 		if apierrors.IsNotFound(err) {
-			forgetMetrics(req.Name)
+			r.metrics.forget(req.Name)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -157,14 +151,14 @@ func (r *Reconciler) setCounts(pool *v1beta1.IPAddressPool) {
 	if !ok {
 		pool.Status.AssignedIPv4, pool.Status.AvailableIPv4, pool.Status.AssignedIPv6 = 0, 0, 0
 		pool.Status.AvailableIPv6 = "0"
-		forgetMetrics(pool.Name)
+		r.metrics.forget(pool.Name)
 		return
 	}
 	pool.Status.AssignedIPv4 = st.AssignedIPv4
 	pool.Status.AvailableIPv4 = st.AvailableIPv4
 	pool.Status.AssignedIPv6 = st.AssignedIPv6
 	pool.Status.AvailableIPv6 = st.AvailableIPv6.String()
-	recordMetrics(pool.Name, st)
+	r.metrics.record(pool.Name, st)
 }
 
 // eventOnFlip tells people when the pool becomes usable or unusable.

@@ -4,16 +4,13 @@ import (
 	"context"
 	"time"
 
-	"k8s.io/client-go/util/workqueue"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-
+	"github.com/prometheus/client_golang/prometheus"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 )
@@ -22,23 +19,29 @@ import (
 // Services come and go.
 const statusDelay = 500 * time.Millisecond
 
-// SetupWithManager registers the reconciler. touched carries the names of
-// pools whose usage changed because a Service got or lost an address.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, touched <-chan event.TypedGenericEvent[string]) error {
+// SetupWithManager registers the reconciler and its metrics on reg (nil:
+// no registry).
+//
+// Who wakes this controller:
+//   - an IPAddressPool created, deleted, or whose spec changed (its
+//     generation): every pool, since a pool's validity depends on every
+//     other pool (overlaps); pools are few. Our own status writes change no
+//     generation and are filtered out;
+//   - the IPAM (ipam.IPAM.UsageChanges): a pool whose usage changed because
+//     a Service got, moved or lost addresses, statusDelay later, so that a
+//     burst costs one status write per pool and statusDelay rather than one
+//     per Service.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, reg prometheus.Registerer) error {
+	m, err := newMetrics(reg)
+	if err != nil {
+		return err
+	}
+	r.metrics = m
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("ipaddresspool").
-		// A pool's validity depends on every other pool (overlaps), so any
-		// pool event sends them all through reconcile; pools are few.
-		// Our own status writes change no generation and are filtered out.
 		Watches(&v1beta1.IPAddressPool{}, handler.EnqueueRequestsFromMapFunc(r.allPools),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WatchesRawSource(source.TypedChannel(touched, handler.TypedFuncs[string, reconcile.Request]{
-			// Usage changes come in bursts: refresh a pool's counts at most
-			// once per statusDelay instead of once per Service.
-			GenericFunc: func(_ context.Context, e event.TypedGenericEvent[string], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: e.Object}}, statusDelay)
-			},
-		})).
+		WatchesRawSource(r.IPAM.UsageChanges(statusDelay)).
 		Complete(r)
 }
 

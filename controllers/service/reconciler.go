@@ -1,6 +1,13 @@
-// Package service reconciles LoadBalancer Services: it asks the allocator
-// for their addresses and writes status.loadBalancer.ingress, the
+// Package service reconciles LoadBalancer Services: it asks the IPAM for
+// their addresses and writes status.loadBalancer.ingress, the
 // ironlb.io/IPAllocated condition, the pool annotation and events.
+//
+// The controller watches Services (those of type LoadBalancer, and those
+// still bearing what IronLB wrote), Namespaces (a label change may admit
+// their Services to other pools) and IPAddressPools (a pool created,
+// deleted or edited may move, evict or admit any Service), and hears from
+// the IPAM, through ipam.IPAM.Retries, of Services waiting for an address
+// that a release may now satisfy. See setup.go.
 package service
 
 import (
@@ -9,7 +16,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,11 +24,9 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
-	"github.com/ironlb/ironlb/controllers/allocator"
 	"github.com/ironlb/ironlb/controllers/ipam"
 )
 
@@ -31,25 +35,17 @@ import (
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconciler assigns addresses to the LoadBalancer Services of one class.
+// Reconciler assigns addresses to the LoadBalancer Services of one class:
+// it reads the Service, lets the IPAM decide its addresses, and writes the
+// outcome.
 type Reconciler struct {
 	Client   client.Client
 	IPAM     *ipam.IPAM
 	Recorder events.EventRecorder
 
-	// PoolsTouched receives the name of every pool whose usage changed, so
-	// the pool reconciler refreshes its status.
-	PoolsTouched chan<- event.TypedGenericEvent[string]
-
-	// waiting holds Services that could not get an address; any release
-	// gives them another try.
-	waiting sync.Map // types.NamespacedName -> struct{}
-	retry   chan types.NamespacedName
-	// terms holds the sharing terms (see sharingTerms) each Service last
-	// got its addresses under. A change gives the waiting Services another
-	// try too: a holder that now consents to their namespace, frees a
-	// port or adopts their key may let them share its address.
-	terms sync.Map // types.NamespacedName -> string
+	metrics *metrics // set by SetupWithManager
+	// own recognises the watch events of our own status writes.
+	own ownWrites
 }
 
 // Reconcile brings one Service's addresses and status in line with its spec.
@@ -57,8 +53,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.IPAM.EnsureRestored(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
+	// The cache's own object, not a copy: a reconcile only reads it, and a
+	// Service that needs no write (most reconciles at rest) costs no copy.
+	// Whatever writes builds its own object (see writeOutcome, clear).
 	svc := &corev1.Service{}
-	if err := r.Client.Get(ctx, req.NamespacedName, svc); err != nil {
+	if err := r.Client.Get(ctx, req.NamespacedName, svc, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.forget(ctx, req.NamespacedName)
 			return ctrl.Result{}, nil
@@ -79,50 +78,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 func (r *Reconciler) reconcileNormal(ctx context.Context, svc *corev1.Service) error {
-	key := client.ObjectKeyFromObject(svc)
-	before, _ := r.IPAM.Lookup(key.String())
-
-	// Wait-list the Service before asking: an address released while
-	// Assign fails would otherwise wake nobody, and the Service would wait
-	// for the next release. A spurious retry costs one no-op reconcile.
-	r.waiting.Store(key, struct{}{})
-	req, err := r.IPAM.RequestFor(ctx, svc, ipam.IngressIPs(svc))
-	var got allocator.Assignment
-	if err == nil {
-		got, err = r.IPAM.Assign(req.Request)
-	}
-	if err != nil && allocator.ReasonOf(err) == "" {
+	a, err := r.IPAM.Allocate(ctx, svc)
+	if err != nil {
 		return err // the API server, not the Service, is at fault: retry
 	}
-	wake := false
-	if err != nil {
-		// A failed request keeps whatever still-valid lease it held.
-		got, _ = r.IPAM.Lookup(key.String())
-	} else {
-		r.waiting.Delete(key)
-		wake = r.termsChanged(key, &req.Request)
-	}
-	if before.Pool != got.Pool || !slices.Equal(before.IPs, got.IPs) {
-		r.touchPools(ctx, before.Pool, got.Pool)
-		wake = wake || len(before.IPs) > 0
-	}
-	if wake {
-		r.retryWaiting()
-	}
-	return r.writeOutcome(ctx, svc, outcome{assignment: got, err: err, aliases: req.Aliases})
+	return r.writeOutcome(ctx, svc, outcome{assignment: a.Assignment, err: a.Err, aliases: a.Aliases})
 }
 
 // reconcileNotLoadBalancer releases the addresses of a Service whose type
 // changed away from LoadBalancer and clears what we wrote on it.
 func (r *Reconciler) reconcileNotLoadBalancer(ctx context.Context, svc *corev1.Service) error {
 	key := client.ObjectKeyFromObject(svc)
-	held, holding := r.IPAM.Lookup(key.String())
+	held, holding := r.IPAM.Lookup(key)
 	_, annotated := svc.Annotations[v1beta1.AnnotationAllocatedFromPool]
 	ours := holding || annotated || meta.FindStatusCondition(svc.Status.Conditions, v1beta1.ConditionIPAllocated) != nil
 	if !ours {
 		return nil
 	}
-	shown := ipam.IngressIPs(svc) // read before clear empties them
+	shown := ipam.IngressIPs(svc)
 	r.forget(ctx, key)
 	if err := r.clear(ctx, svc); err != nil {
 		return err
@@ -137,22 +110,19 @@ func (r *Reconciler) reconcileNotLoadBalancer(ctx context.Context, svc *corev1.S
 // forget releases whatever a Service held, for a Service that is gone or
 // not ours.
 func (r *Reconciler) forget(ctx context.Context, key types.NamespacedName) {
-	r.waiting.Delete(key)
-	r.terms.Delete(key)
-	held, ok := r.IPAM.Lookup(key.String())
+	r.own.forget(key)
+	held, ok := r.IPAM.Release(key)
 	if !ok {
 		return
 	}
-	r.IPAM.Release(key.String())
-	allocations.WithLabelValues(held.Pool, "released").Inc()
+	r.metrics.allocations.WithLabelValues(held.Pool, "released").Inc()
 	log.FromContext(ctx).Info("Released addresses", "ips", held.IPs, "pool", held.Pool)
-	r.touchPools(ctx, held.Pool)
-	r.retryWaiting()
 }
 
-// clear removes the status, condition and annotation IronLB wrote.
-func (r *Reconciler) clear(ctx context.Context, svc *corev1.Service) error {
-	orig := svc.DeepCopy()
+// clear removes the status, condition and annotation IronLB wrote. cached
+// is the cache's object: it is copied, not changed.
+func (r *Reconciler) clear(ctx context.Context, cached *corev1.Service) error {
+	orig, svc := cached, cached.DeepCopy()
 	svc.Status.LoadBalancer.Ingress = nil
 	meta.RemoveStatusCondition(&svc.Status.Conditions, v1beta1.ConditionIPAllocated)
 	if err := r.Client.Status().Patch(ctx, svc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
@@ -165,59 +135,6 @@ func (r *Reconciler) clear(ctx context.Context, svc *corev1.Service) error {
 		}
 	}
 	return nil
-}
-
-func (r *Reconciler) touchPools(ctx context.Context, pools ...string) {
-	for _, p := range pools {
-		if p == "" {
-			continue
-		}
-		select {
-		case r.PoolsTouched <- event.TypedGenericEvent[string]{Object: p}:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// termsChanged records the sharing terms a Service now holds its addresses
-// under and reports whether they differ from those last recorded. Terms
-// not known yet (the first reconcile since the start) are no change: the
-// restore on start has read every Service's current terms, and waking the
-// waiting Services for each Service then would be a storm of retries.
-func (r *Reconciler) termsChanged(key types.NamespacedName, req *allocator.Request) bool {
-	now := sharingTerms(req)
-	prev, known := r.terms.Swap(key, now)
-	return known && prev.(string) != now
-}
-
-// sharingTerms sums up what decides whether other Services may share a
-// Service's addresses: its key, the namespaces it consents to, its ports
-// and, under externalTrafficPolicy Local, its pods. Without a key nobody
-// may, whatever the rest.
-func sharingTerms(req *allocator.Request) string {
-	if req.SharingKey == "" {
-		return ""
-	}
-	local := ""
-	if req.LocalSelector != nil {
-		local = *req.LocalSelector
-	}
-	return fmt.Sprintf("%q %q %v %t %q", req.SharingKey, req.SharingNamespaces, req.Ports, req.LocalSelector != nil, local)
-}
-
-// retryWaiting gives every Service that could not get an address another
-// try, now that one was released or a Service's sharing terms changed.
-func (r *Reconciler) retryWaiting() {
-	r.waiting.Range(func(k, _ any) bool {
-		select {
-		case r.retry <- k.(types.NamespacedName):
-		default:
-			// The queue is full of retries already; the next release or
-			// resync will bring this one back.
-		}
-		return true
-	})
 }
 
 func joinIPs(ips []netip.Addr) string {

@@ -3,9 +3,8 @@ package service
 import (
 	"context"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -14,64 +13,71 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 )
 
-// SetupWithManager registers the reconciler. poolsChanged fires whenever
-// the set of usable pools changed, which sends every LoadBalancer Service
-// back through the allocator.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, poolsChanged <-chan event.TypedGenericEvent[string], workers int) error {
-	r.retry = make(chan types.NamespacedName, 1024)
-	retries := make(chan event.TypedGenericEvent[types.NamespacedName])
-	go forwardRetries(r.retry, retries)
+// A pool change sends every LoadBalancer Service through the IPAM again.
+// +kubebuilder:rbac:groups=ironlb.io,resources=ipaddresspools,verbs=get;list;watch
 
+// SetupWithManager registers the reconciler and its metrics on reg (nil:
+// no registry). workers bounds how many Services are reconciled at once.
+//
+// Who wakes this controller:
+//   - a Service of type LoadBalancer, or still bearing what IronLB wrote,
+//     created, changed or deleted: that Service; not, though, the change
+//     our own status write made (see ownWrites);
+//   - a Namespace whose labels changed: its LoadBalancer Services (pools
+//     may select namespaces by label);
+//   - an IPAddressPool created, deleted, or whose spec changed (its
+//     generation): every LoadBalancer Service, since a pool change may
+//     evict, move or admit any of them;
+//   - the IPAM (ipam.IPAM.Retries): Services waiting for an address, when
+//     one was released or a holder's sharing terms changed.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, reg prometheus.Registerer, workers int) error {
+	m, err := newMetrics(reg)
+	if err != nil {
+		return err
+	}
+	r.metrics = m
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("service").
-		For(&corev1.Service{}, builder.WithPredicates(concernsUs())).
+		For(&corev1.Service{}, builder.WithPredicates(concernsUs(), r.notOwnWrite())).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.servicesInNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		WatchesRawSource(source.TypedChannel(poolsChanged, handler.TypedFuncs[string, reconcile.Request]{
-			GenericFunc: func(ctx context.Context, _ event.TypedGenericEvent[string], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				r.enqueueAll(ctx, q)
-			},
-		})).
-		WatchesRawSource(source.TypedChannel(retries, handler.TypedFuncs[types.NamespacedName, reconcile.Request]{
-			GenericFunc: func(_ context.Context, e event.TypedGenericEvent[types.NamespacedName], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				q.Add(reconcile.Request{NamespacedName: e.Object})
-			},
-		})).
+		// Our pool controller's status writes change no generation and are
+		// filtered out.
+		Watches(&v1beta1.IPAddressPool{}, handler.EnqueueRequestsFromMapFunc(r.allLoadBalancers),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(r.IPAM.Retries()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)
 }
 
-// forwardRetries turns the reconciler's non-blocking retry requests into
-// events for the controller's channel source.
-func forwardRetries(in <-chan types.NamespacedName, out chan<- event.TypedGenericEvent[types.NamespacedName]) {
-	for key := range in {
-		out <- event.TypedGenericEvent[types.NamespacedName]{Object: key}
-	}
-}
-
-func (r *Reconciler) enqueueAll(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	var svcs corev1.ServiceList
-	if err := r.Client.List(ctx, &svcs); err != nil {
+// allLoadBalancers maps a pool change to every LoadBalancer Service.
+func (r *Reconciler) allLoadBalancers(ctx context.Context, _ client.Object) []reconcile.Request {
+	out, err := r.loadBalancers(ctx)
+	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing Services after a pool change")
-		return
 	}
-	for i := range svcs.Items {
-		if svc := &svcs.Items[i]; svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
-			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(svc)})
-		}
-	}
+	return out
 }
 
+// servicesInNamespace maps a namespace label change to its LoadBalancer
+// Services.
 func (r *Reconciler) servicesInNamespace(ctx context.Context, ns client.Object) []reconcile.Request {
-	var svcs corev1.ServiceList
-	if err := r.Client.List(ctx, &svcs, client.InNamespace(ns.GetName())); err != nil {
+	out, err := r.loadBalancers(ctx, client.InNamespace(ns.GetName()))
+	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing Services after a namespace label change", "namespace", ns.GetName())
-		return nil
+	}
+	return out
+}
+
+func (r *Reconciler) loadBalancers(ctx context.Context, opts ...client.ListOption) ([]reconcile.Request, error) {
+	var svcs corev1.ServiceList
+	// Read only: the cache need not copy every Service.
+	if err := r.Client.List(ctx, &svcs, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
+		return nil, err
 	}
 	var out []reconcile.Request
 	for i := range svcs.Items {
@@ -79,7 +85,7 @@ func (r *Reconciler) servicesInNamespace(ctx context.Context, ns client.Object) 
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(svc)})
 		}
 	}
-	return out
+	return out, nil
 }
 
 // concernsUs passes LoadBalancer Services and Services still bearing what
@@ -99,4 +105,10 @@ func concernsUs() predicate.Predicate {
 		UpdateFunc:  func(e event.UpdateEvent) bool { return relevant(e.ObjectOld) || relevant(e.ObjectNew) },
 		GenericFunc: func(e event.GenericEvent) bool { return relevant(e.Object) },
 	}
+}
+
+// notOwnWrite skips the update that one of our own status writes caused
+// (see ownWrites): the reconcile that wrote it already did all there is.
+func (r *Reconciler) notOwnWrite() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool { return !r.own.isOwn(e.ObjectOld, e.ObjectNew) }}
 }

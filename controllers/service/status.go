@@ -2,8 +2,8 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -50,27 +50,20 @@ func (o outcome) condition(generation int64) metav1.Condition {
 
 // writeOutcome writes the status, condition and pool annotation that o
 // implies, then tells people what changed. Nothing is written, and no event
-// is sent, when nothing changed: a resync is silent.
+// is sent, when nothing changed: a resync is silent. svc is the cache's
+// object: it is read, never changed.
 func (r *Reconciler) writeOutcome(ctx context.Context, svc *corev1.Service, o outcome) error {
-	orig := svc.DeepCopy()
-	oldIPs := ipam.IngressIPs(orig)
-	oldCond := meta.FindStatusCondition(orig.Status.Conditions, v1beta1.ConditionIPAllocated)
+	oldIPs := ipam.IngressIPs(svc)
+	oldCond := meta.FindStatusCondition(svc.Status.Conditions, v1beta1.ConditionIPAllocated)
 
-	svc.Status.LoadBalancer.Ingress = ingress(o.assignment.IPs)
 	cond := o.condition(svc.Generation)
-	meta.SetStatusCondition(&svc.Status.Conditions, cond)
-	setPoolAnnotation(svc, o.assignment.Pool)
-	if !equality.Semantic.DeepEqual(orig.Status, svc.Status) || !maps.Equal(orig.Annotations, svc.Annotations) {
-		// One write for status and annotation: the Service status
-		// subresource keeps metadata changes (it resets only the spec), which
-		// halves the API calls per Service. The optimistic lock keeps us
-		// from overwriting a status written by someone else since our read.
-		if err := r.Client.Status().Patch(ctx, svc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-			return fmt.Errorf("writing load-balancer status: %w", err)
-		}
-		// Should an API server ever drop metadata on status writes, fall
-		// back to a patch of the object itself.
-		if err := r.annotatePool(ctx, svc, o.assignment.Pool); err != nil {
+	conditions := slices.Clone(svc.Status.Conditions)
+	condChanged := meta.SetStatusCondition(&conditions, cond)
+	lbIngress := ingress(o.assignment.IPs)
+	ingressChanged := !equality.Semantic.DeepEqual(svc.Status.LoadBalancer.Ingress, lbIngress)
+	poolChanged := poolAnnotationChanged(svc, o.assignment.Pool)
+	if ingressChanged || condChanged || poolChanged {
+		if err := r.writeStatus(ctx, svc, lbIngress, conditions, o.assignment.Pool, poolChanged); err != nil {
 			return err
 		}
 	}
@@ -78,15 +71,67 @@ func (r *Reconciler) writeOutcome(ctx context.Context, svc *corev1.Service, o ou
 	return nil
 }
 
-func setPoolAnnotation(svc *corev1.Service, pool string) {
-	if pool == "" {
-		delete(svc.Annotations, v1beta1.AnnotationAllocatedFromPool)
-		return
+// statusPatch is the JSON merge patch of one status write, built from what
+// the write sets rather than by diffing two copies of the Service (which
+// cost more CPU than the rest of a reconcile). A merge patch replaces a
+// list whole, so the addresses and conditions go in full; the
+// resourceVersion read makes it fail, rather than overwrite, should anyone
+// have written the Service since (an optimistic lock).
+type statusPatch struct {
+	Metadata struct {
+		ResourceVersion string `json:"resourceVersion"`
+		// Annotations holds the pool annotation when it changes; nil
+		// removes it.
+		Annotations map[string]*string `json:"annotations,omitempty"`
+	} `json:"metadata"`
+	Status struct {
+		LoadBalancer struct {
+			// Nil removes every address.
+			Ingress []corev1.LoadBalancerIngress `json:"ingress"`
+		} `json:"loadBalancer"`
+		Conditions []metav1.Condition `json:"conditions"`
+	} `json:"status"`
+}
+
+// writeStatus writes the addresses, the conditions and, when poolChanged,
+// the pool annotation ("" removes it) in one request: the Service status
+// subresource keeps metadata changes (it resets only the spec), which halves
+// the API calls per Service.
+func (r *Reconciler) writeStatus(ctx context.Context, svc *corev1.Service, lbIngress []corev1.LoadBalancerIngress,
+	conditions []metav1.Condition, pool string, poolChanged bool) error {
+	var p statusPatch
+	p.Metadata.ResourceVersion = svc.ResourceVersion
+	if poolChanged {
+		var value *string
+		if pool != "" {
+			value = &pool
+		}
+		p.Metadata.Annotations = map[string]*string{v1beta1.AnnotationAllocatedFromPool: value}
 	}
-	if svc.Annotations == nil {
-		svc.Annotations = map[string]string{}
+	p.Status.LoadBalancer.Ingress = lbIngress
+	p.Status.Conditions = conditions
+	data, err := json.Marshal(&p)
+	if err != nil {
+		return fmt.Errorf("writing load-balancer status: %w", err)
 	}
-	svc.Annotations[v1beta1.AnnotationAllocatedFromPool] = pool
+	key := client.ObjectKeyFromObject(svc)
+	written := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: svc.Name}}
+	r.own.begin(key, svc.ResourceVersion)
+	if err := r.Client.Status().Patch(ctx, written, client.RawPatch(types.MergePatchType, data)); err != nil {
+		r.own.forget(key)
+		return fmt.Errorf("writing load-balancer status: %w", err)
+	}
+	r.own.done(key, written.ResourceVersion)
+	// Should an API server ever drop metadata on status writes, fall
+	// back to a patch of the object itself.
+	return r.annotatePool(ctx, written, pool)
+}
+
+// poolAnnotationChanged reports whether ironlb.io/ip-allocated-from-pool
+// should change to name pool ("": be removed).
+func poolAnnotationChanged(svc *corev1.Service, pool string) bool {
+	current, has := svc.Annotations[v1beta1.AnnotationAllocatedFromPool]
+	return has != (pool != "") || current != pool
 }
 
 func ingress(ips []netip.Addr) []corev1.LoadBalancerIngress {
@@ -128,7 +173,7 @@ func (r *Reconciler) announce(svc *corev1.Service, o outcome, oldIPs []netip.Add
 
 	switch {
 	case ipsChanged && len(newIPs) > 0:
-		allocations.WithLabelValues(o.assignment.Pool, "assigned").Inc()
+		r.metrics.allocations.WithLabelValues(o.assignment.Pool, "assigned").Inc()
 		r.Recorder.Eventf(svc, nil, corev1.EventTypeNormal, v1beta1.EventIPAllocated, "Allocate",
 			"%s%s", cond.Message, r.whyMoved(oldIPs, newIPs))
 	case ipsChanged:
@@ -136,7 +181,7 @@ func (r *Reconciler) announce(svc *corev1.Service, o outcome, oldIPs []netip.Add
 			"Released %s%s", joinIPs(oldIPs), r.whyMoved(oldIPs, newIPs))
 	}
 	if o.err != nil && condChanged {
-		failures.WithLabelValues(cond.Reason).Inc()
+		r.metrics.failures.WithLabelValues(cond.Reason).Inc()
 		r.Recorder.Eventf(svc, nil, corev1.EventTypeWarning, v1beta1.EventAllocationFailed, "Allocate",
 			"%s: %s", cond.Reason, cond.Message)
 	}

@@ -8,13 +8,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/ironlb/ironlb/api/iprange"
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/api/v1beta1/validation"
 )
@@ -25,28 +23,38 @@ import (
 func ValidateL2Advertisement(adv *v1beta1.L2Advertisement, pools sets.Set[string]) field.ErrorList {
 	spec := field.NewPath("spec")
 	errs := validateNames(spec.Child("ipAddressPools"), adv.Spec.IPAddressPools, pools, "IPAddressPool")
-	errs = append(errs, validateSelectors(spec.Child("ipAddressPoolSelectors"), adv.Spec.IPAddressPoolSelectors)...)
-	errs = append(errs, validateSelectors(spec.Child("nodeSelectors"), adv.Spec.NodeSelectors)...)
+	errs = append(errs, selectorErrors(spec.Child("ipAddressPoolSelectors"), adv.Spec.IPAddressPoolSelectors)...)
+	errs = append(errs, selectorErrors(spec.Child("nodeSelectors"), adv.Spec.NodeSelectors)...)
 	return errs
 }
 
 // ValidateBGPAdvertisement reports unknown pools and peers (pools are the
 // IPAddressPools that exist, peers the names of the BGPPeers), communities
-// the speaker could not announce, an aggregation length that would announce
+// the speaker could not announce (values out of range, aliases that no
+// Community object defines: aliases are validation.CommunityAliases of the
+// Community objects that exist), an aggregation length that would announce
 // addresses outside a selected pool's entry, and label selectors that do not
 // parse. Communities and aggregation are checked by the rules the speaker
 // applies (api/v1beta1/validation), so what is admitted is announced.
-func ValidateBGPAdvertisement(adv *v1beta1.BGPAdvertisement, pools []v1beta1.IPAddressPool, peers sets.Set[string]) field.ErrorList {
+func ValidateBGPAdvertisement(adv *v1beta1.BGPAdvertisement, pools []v1beta1.IPAddressPool, peers sets.Set[string], aliases map[string]string) field.ErrorList {
 	spec := field.NewPath("spec")
 	errs := validateNames(spec.Child("ipAddressPools"), adv.Spec.IPAddressPools, poolNames(pools), "IPAddressPool")
 	errs = append(errs, validateNames(spec.Child("peers"), adv.Spec.Peers, peers, "BGPPeer")...)
-	errs = append(errs, validateSelectors(spec.Child("ipAddressPoolSelectors"), adv.Spec.IPAddressPoolSelectors)...)
-	errs = append(errs, validateSelectors(spec.Child("nodeSelectors"), adv.Spec.NodeSelectors)...)
-	errs = append(errs, validation.ValidateCommunities(spec.Child("communities"), adv.Spec.Communities)...)
+	errs = append(errs, selectorErrors(spec.Child("ipAddressPoolSelectors"), adv.Spec.IPAddressPoolSelectors)...)
+	errs = append(errs, selectorErrors(spec.Child("nodeSelectors"), adv.Spec.NodeSelectors)...)
+	_, communityErrs := validation.ResolveCommunities(adv.Spec.Communities, aliases)
+	errs = append(errs, communityErrs...)
 	for _, e := range validation.CheckAggregation(adv.Spec.AggregationLength, adv.Spec.AggregationLengthV6,
 		selectedEntries(&adv.Spec, pools)) {
 		errs = append(errs, field.Invalid(spec.Child(e.Field), e.Length, e.Detail()))
 	}
+	return errs
+}
+
+// selectorErrors reports the label selectors that do not parse
+// (validation.LabelSelectors), when only the verdict matters.
+func selectorErrors(path *field.Path, sels []metav1.LabelSelector) field.ErrorList {
+	_, errs := validation.LabelSelectors(path, sels)
 	return errs
 }
 
@@ -74,29 +82,18 @@ func poolNames(pools []v1beta1.IPAddressPool) sets.Set[string] {
 // pools sorted by name. Every selected pool counts, Ready or not: one still
 // being validated is about to hand out addresses, and refusing now is
 // kinder than a speaker refusing the advertisement later. A selector that
-// does not parse selects nothing here; it is reported on its own.
+// does not parse selects nothing here (validation.LabelSelectors); it is
+// reported on its own.
 func selectedEntries(spec *v1beta1.BGPAdvertisementSpec, pools []v1beta1.IPAddressPool) []validation.PoolEntries {
-	sels := make([]labels.Selector, 0, len(spec.IPAddressPoolSelectors))
-	for i := range spec.IPAddressPoolSelectors {
-		s, err := metav1.LabelSelectorAsSelector(&spec.IPAddressPoolSelectors[i])
-		if err != nil {
-			s = labels.Nothing()
-		}
-		sels = append(sels, s)
-	}
+	sels, _ := validation.LabelSelectors(field.NewPath("spec", "ipAddressPoolSelectors"), spec.IPAddressPoolSelectors)
 	var out []validation.PoolEntries
 	for i := range pools {
 		p := &pools[i]
 		if !validation.SelectsPool(spec.IPAddressPools, sels, p.Name, p.Labels) {
 			continue
 		}
-		pe := validation.PoolEntries{Name: p.Name}
-		for _, a := range p.Spec.Addresses {
-			if r, err := iprange.Parse(a); err == nil {
-				pe.Entries = append(pe.Entries, validation.Entry{Text: a, First: r.First, Last: r.Last})
-			}
-		}
-		out = append(out, pe)
+		entries, _ := validation.PoolAddresses(p.Spec.Addresses)
+		out = append(out, validation.PoolEntries{Name: p.Name, Entries: entries})
 	}
 	slices.SortFunc(out, func(a, b validation.PoolEntries) int { return strings.Compare(a.Name, b.Name) })
 	return out
@@ -114,6 +111,10 @@ func names(ctx context.Context, r client.Reader, list client.ObjectList) (sets.S
 			out.Insert(l.Items[i].Name)
 		}
 	case *v1beta1.BGPPeerList:
+		for i := range l.Items {
+			out.Insert(l.Items[i].Name)
+		}
+	case *v1beta1.BFDProfileList:
 		for i := range l.Items {
 			out.Insert(l.Items[i].Name)
 		}
@@ -184,5 +185,10 @@ func (v bgpAdvertisementValidator) validate(ctx context.Context, adv *v1beta1.BG
 	if err != nil {
 		return fmt.Errorf("listing BGPPeers: %w", err)
 	}
-	return invalid("BGPAdvertisement", adv.Name, ValidateBGPAdvertisement(adv, pools.Items, peers))
+	var communities v1beta1.CommunityList
+	if err := v.reader.List(ctx, &communities); err != nil {
+		return fmt.Errorf("listing Communities: %w", err)
+	}
+	aliases := validation.CommunityAliases(communities.Items)
+	return invalid("BGPAdvertisement", adv.Name, ValidateBGPAdvertisement(adv, pools.Items, peers, aliases))
 }

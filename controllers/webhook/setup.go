@@ -22,6 +22,8 @@ const (
 	L2AdvertisementPath  = "/validate-ironlb-io-v1beta1-l2advertisement"
 	BGPAdvertisementPath = "/validate-ironlb-io-v1beta1-bgpadvertisement"
 	BGPPeerPath          = "/validate-ironlb-io-v1beta1-bgppeer"
+	BFDProfilePath       = "/validate-ironlb-io-v1beta1-bfdprofile"
+	CommunityPath        = "/validate-ironlb-io-v1beta1-community"
 )
 
 // Setup registers the validating webhooks of every IronLB kind on mgr's
@@ -50,8 +52,16 @@ func Setup(mgr ctrl.Manager) error {
 		return fmt.Errorf("registering the BGPAdvertisement webhook: %w", err)
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1beta1.BGPPeer{}).
-		WithValidator(bgpPeerValidator{}).Complete(); err != nil {
+		WithValidator(bgpPeerValidator{reader: r}).Complete(); err != nil {
 		return fmt.Errorf("registering the BGPPeer webhook: %w", err)
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1beta1.BFDProfile{}).
+		WithValidator(bfdProfileValidator{reader: r}).Complete(); err != nil {
+		return fmt.Errorf("registering the BFDProfile webhook: %w", err)
+	}
+	if err := ctrl.NewWebhookManagedBy(mgr, &v1beta1.Community{}).
+		WithValidator(communityValidator{reader: r}).Complete(); err != nil {
+		return fmt.Errorf("registering the Community webhook: %w", err)
 	}
 	return nil
 }

@@ -102,7 +102,15 @@ func run(o Options) error {
 		if err := buildStatic(root, pkg, binPath, o.Arch); err != nil {
 			return err
 		}
-		img, err := NewImage(binPath, program, o.Arch, o.Tag)
+		var extras []string
+		for _, x := range companions[program] {
+			xPath := filepath.Join(bin, path.Base(x))
+			if err := buildStatic(root, x, xPath, o.Arch); err != nil {
+				return err
+			}
+			extras = append(extras, xPath)
+		}
+		img, err := NewImage(binPath, program, o.Arch, o.Tag, extras...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", program, err)
 		}
@@ -134,6 +142,14 @@ func component(c string) (pkg, program string) {
 	return "./cmd/" + c, "ironlb-" + c
 }
 
+// companions are programs shipped in an image beside its own, at
+// /<name>: the controller image carries kubectl-ironlb, so the plugin of
+// the version a cluster runs comes with it (`docker cp $(docker create
+// IMAGE):/kubectl-ironlb .`; the image has no tar for `kubectl cp`).
+var companions = map[string][]string{
+	"ironlb-controller": {"./cmd/kubectl-ironlb"},
+}
+
 // buildStatic compiles pkg for linux/arch without cgo, so the binary needs no
 // libc and runs on an empty base.
 func buildStatic(root, pkg, out, arch string) error {
@@ -149,8 +165,9 @@ func buildStatic(root, pkg, out, arch string) error {
 
 // NewImage returns a linux/arch image of two layers: a base with /etc/passwd,
 // /etc/group, /tmp and the nonroot home, then the binary at /<program>, the
-// entrypoint. It runs as nonroot (65532) unless the pod says otherwise.
-func NewImage(binPath, program, arch, version string) (v1.Image, error) {
+// entrypoint, and each of extras at /<its file name>. It runs as nonroot
+// (65532) unless the pod says otherwise.
+func NewImage(binPath, program, arch, version string, extras ...string) (v1.Image, error) {
 	bin, err := os.ReadFile(binPath)
 	if err != nil {
 		return nil, err
@@ -159,7 +176,15 @@ func NewImage(binPath, program, arch, version string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, err := layer([]file{{name: program, mode: 0o755, data: bin}})
+	files := []file{{name: program, mode: 0o755, data: bin}}
+	for _, x := range extras {
+		data, err := os.ReadFile(x)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, file{name: filepath.Base(x), mode: 0o755, data: data})
+	}
+	app, err := layer(files)
 	if err != nil {
 		return nil, err
 	}

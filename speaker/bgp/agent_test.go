@@ -1,3 +1,5 @@
+//go:build lab
+
 package bgp_test
 
 import (
@@ -16,6 +18,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ironlb/ironlb/speaker/bfd"
 	"github.com/ironlb/ironlb/speaker/bgp"
 )
 
@@ -40,15 +43,19 @@ type agentOptions struct {
 }
 
 type agentRequest struct {
-	Op      string // start, peers, routes, sessions, metrics, stop, exit
+	Op      string // start, peers, routes, bfd, sessions, metrics, stop, exit
 	Options agentOptions
 	Peers   []bgp.Peer
 	Routes  []bgp.Route
+	// BFD are the BFD sessions of op bfd, by the BGP peer each guards.
+	BFD map[string]bfd.Peer
 }
 
 type agentResponse struct {
 	Error    string
 	Sessions map[string]bgp.SessionState
+	// BFD are the BFD sessions' states, by the BGP peer each guards.
+	BFD map[string]string
 	// Metrics are the speaker's samples, keyed "name/peer".
 	Metrics map[string]float64
 	// Elapsed is how long the call took inside the agent.
@@ -61,6 +68,7 @@ func runAgent(in io.Reader, out io.Writer) int {
 	dec, enc := json.NewDecoder(bufio.NewReader(in)), json.NewEncoder(out)
 	ctx := context.Background()
 	var sp *bgp.Speaker
+	var bfds *agentBFD
 	for {
 		var req agentRequest
 		if err := dec.Decode(&req); err != nil {
@@ -80,6 +88,13 @@ func runAgent(in io.Reader, out io.Writer) int {
 			err = sp.SetPeers(ctx, req.Peers)
 		case "routes":
 			err = sp.SetRoutes(ctx, req.Routes)
+		case "bfd":
+			if bfds == nil {
+				bfds, err = startAgentBFD(sp, logger)
+			}
+			if err == nil {
+				err = bfds.set(req.BFD)
+			}
 		case "sessions":
 		case "metrics":
 			resp.Metrics, err = gather(reg)
@@ -97,6 +112,9 @@ func runAgent(in io.Reader, out io.Writer) int {
 		}
 		if sp != nil {
 			resp.Sessions = sp.Sessions()
+		}
+		if bfds != nil {
+			resp.BFD = bfds.states()
 		}
 		if err := enc.Encode(resp); err != nil {
 			return 1

@@ -18,7 +18,18 @@
 //     PeerConf.LocalAsn), so iBGP and eBGP peers with different local ASNs
 //     share one server. The server's global ASN is never sent on the wire.
 //   - Every neighbour negotiates IPv4 and IPv6 unicast (MP-BGP), whatever the
-//     transport family of its session.
+//     transport family of its session, unless Peer.DisableMP asks for the
+//     family of its address alone.
+//   - Peer.DynamicASN: "internal" is GoBGP's PeerAsn set to MyASN; "external"
+//     is PeerAsn 0, with which GoBGP takes any ASN from the router's OPEN.
+//     The Speaker then disables a session whose router turns out to have
+//     MyASN, and Sessions says why, until the peer's configuration changes.
+//   - Peer.VRF binds the session's socket to the VRF device
+//     (SO_BINDTODEVICE, GoBGP's Transport.BindInterface), so it is dialled
+//     and routed in that VRF. The listener is not bound to it: a router in
+//     a VRF reaches us only if the kernel accepts connections across VRFs
+//     (net.ipv4.tcp_l3mdev_accept), so such sessions are in practice
+//     dialled by the speaker.
 //   - Nothing learned from routers is used or passed on: the global import
 //     policy rejects everything, so a speaker never becomes a transit router.
 //   - Route.Peers is enforced with one export policy per peer and markers on
@@ -39,8 +50,17 @@
 //   - LOCAL_PREF is sent to iBGP peers only; GoBGP strips it towards eBGP
 //     peers.
 //   - A peer that goes down is redialled by GoBGP: after a session failure the
-//     neighbour idles 5 s, then dials every ConnectRetry (5 s here) plus up to
-//     the same again of random jitter, until it comes back.
+//     neighbour idles 5 s, then dials every ConnectRetry (Peer.ConnectTime,
+//     5 s by default) plus up to the same again of random jitter, until it
+//     comes back.
+//   - ResetPeer closes one session at once with a Cease NOTIFICATION; the
+//     BFD wiring (speaker/protocol/bgp) calls it when BFD declares the path
+//     down, so routers drop our routes without waiting for the hold time.
+//     GoBGP then idles 30 s (its idle hold time after a reset) before it
+//     dials again, which also damps a flapping path.
+//   - A hold time of 0 (no keepalives, RFC 4271) cannot be configured: GoBGP
+//     replaces a configured 0 with 90 s. Peer.HoldTime 0 therefore means
+//     "the default", and the wiring refuses a BGPPeer asking for 0s.
 //   - Session state comes from GoBGP's peer-state watch, the reason of the
 //     last failure from its log lines; both feed Sessions() and the metrics
 //     ironlb_bgp_session_up, ironlb_bgp_updates_total and

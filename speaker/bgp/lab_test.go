@@ -1,3 +1,5 @@
+//go:build lab
+
 package bgp_test
 
 import (
@@ -32,12 +34,26 @@ var labStateRoot = filepath.Join(os.TempDir(), "ironlb-bgp-lab")
 type lab struct {
 	t            testing.TB
 	router, node string // namespace names
-	dir          string // FRR state directory (pid files, vty socket, logs)
+	// extra are more namespaces of the lab (a transit router), removed
+	// with it.
+	extra []string
+	dir   string // FRR state directory (pid files, vty socket, logs)
+	// bfdd also runs FRR's BFD daemon, for "neighbor ... bfd".
+	bfdd bool
 }
 
 // newLab creates the namespaces, the link and its addresses, and starts FRR
 // with frrConf. Everything is removed by t.Cleanup.
 func newLab(t testing.TB, routerAddrs, nodeAddrs []string, frrConf string) *lab {
+	t.Helper()
+	l := newNamespaces(t)
+	l.link(l.router, "eth0", routerAddrs, l.node, "eth0", nodeAddrs)
+	l.startFRR(frrConf)
+	return l
+}
+
+// newNamespaces creates the router and node namespaces, unconnected.
+func newNamespaces(t testing.TB) *lab {
 	t.Helper()
 	requireLabTools(t)
 	removeStaleLabs(t)
@@ -45,22 +61,34 @@ func newLab(t testing.TB, routerAddrs, nodeAddrs []string, frrConf string) *lab 
 	l := &lab{t: t, router: labPrefix + id + "-r", node: labPrefix + id + "-n", dir: filepath.Join(labStateRoot, id)}
 	t.Cleanup(l.destroy)
 	for _, ns := range []string{l.router, l.node} {
-		run(t, "ip", "netns", "add", ns)
-		run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+		l.addNamespace(ns)
 	}
-	run(t, "ip", "link", "add", "eth0", "netns", l.router, "type", "veth", "peer", "name", "eth0", "netns", l.node)
-	for ns, addrs := range map[string][]string{l.router: routerAddrs, l.node: nodeAddrs} {
-		for _, a := range addrs {
-			args := []string{"-n", ns, "addr", "add", a, "dev", "eth0"}
+	return l
+}
+
+func (l *lab) addNamespace(ns string) {
+	run(l.t, "ip", "netns", "add", ns)
+	run(l.t, "ip", "-n", ns, "link", "set", "lo", "up")
+}
+
+// link joins two namespaces with a veth pair, with these names and
+// addresses on each side, and brings it up.
+func (l *lab) link(ns1, dev1 string, addrs1 []string, ns2, dev2 string, addrs2 []string) {
+	t := l.t
+	run(t, "ip", "link", "add", dev1, "netns", ns1, "type", "veth", "peer", "name", dev2, "netns", ns2)
+	for _, side := range []struct {
+		ns, dev string
+		addrs   []string
+	}{{ns1, dev1, addrs1}, {ns2, dev2, addrs2}} {
+		for _, a := range side.addrs {
+			args := []string{"-n", side.ns, "addr", "add", a, "dev", side.dev}
 			if strings.Contains(a, ":") {
 				args = append(args, "nodad") // usable at once, no duplicate address detection wait
 			}
 			run(t, "ip", args...)
 		}
-		run(t, "ip", "-n", ns, "link", "set", "eth0", "up")
+		run(t, "ip", "-n", side.ns, "link", "set", side.dev, "up")
 	}
-	l.startFRR(frrConf)
-	return l
 }
 
 func (l *lab) startFRR(conf string) {
@@ -75,6 +103,11 @@ func (l *lab) startFRR(conf string) {
 	run(t, "chown", "-R", "frr:frr", l.dir)
 	common := []string{"-d", "-F", "datacenter", "--vty_socket", l.dir, "-z", filepath.Join(l.dir, "zserv.api"), "-u", "frr", "-g", "frr"}
 	run(t, "ip", append([]string{"netns", "exec", l.router, frrDir + "/zebra", "-i", filepath.Join(l.dir, "zebra.pid"), "-f", "/dev/null"}, common...)...)
+	if l.bfdd {
+		// Before bgpd, so bgpd's BFD registrations find it.
+		run(t, "ip", append([]string{"netns", "exec", l.router, frrDir + "/bfdd", "-i", filepath.Join(l.dir, "bfdd.pid"), "-f", "/dev/null",
+			"--bfdctl", filepath.Join(l.dir, "bfdd.sock")}, common...)...)
+	}
 	run(t, "ip", append([]string{"netns", "exec", l.router, frrDir + "/bgpd", "-i", filepath.Join(l.dir, "bgpd.pid"), "-f", filepath.Join(l.dir, "frr.conf")}, common...)...)
 	eventually(t, 10*time.Second, func() error {
 		_, err := l.vtysh("show bgp summary")
@@ -110,7 +143,7 @@ func (l *lab) destroy() {
 		}
 	}
 	killLab(l.dir)
-	for _, ns := range []string{l.router, l.node} {
+	for _, ns := range append([]string{l.router, l.node}, l.extra...) {
 		killNamespace(ns)
 		_ = exec.Command("ip", "netns", "del", ns).Run()
 	}
@@ -140,7 +173,7 @@ func removeStaleLabs(t testing.TB) {
 
 // killLab stops the FRR daemons of a lab by their pid files.
 func killLab(dir string) {
-	for _, daemon := range []string{"bgpd", "zebra"} {
+	for _, daemon := range []string{"bfdd", "bgpd", "zebra"} {
 		b, err := os.ReadFile(filepath.Join(dir, daemon+".pid"))
 		if err != nil {
 			continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	api "github.com/osrg/gobgp/v3/api"
@@ -14,9 +15,15 @@ import (
 // Peer is one BGP neighbour of this node, as the BGPPeer that selects it says.
 type Peer struct {
 	// Name is the BGPPeer object name; Route.Peers and Sessions use it.
-	Name           string
-	MyASN, PeerASN uint32
-	Address        netip.Addr
+	Name  string
+	MyASN uint32
+	// PeerASN is the router's ASN; 0 when DynamicASN says which ASNs to
+	// accept instead.
+	PeerASN uint32
+	// DynamicASN, when set, accepts the router's ASN from its OPEN message:
+	// DynamicInternal only MyASN, DynamicExternal any other.
+	DynamicASN DynamicASN
+	Address    netip.Addr
 	// Port is the peer's TCP port; 0 means 179.
 	Port uint16
 	// SourceAddress is the local address the session is dialled from; the
@@ -24,26 +31,48 @@ type Peer struct {
 	SourceAddress netip.Addr
 	// RouterID is the BGP identifier; the zero value means Options.RouterID.
 	RouterID netip.Addr
-	// HoldTime 0 means GoBGP's default of 90 s: GoBGP cannot run a session
-	// without a hold timer. KeepaliveTime 0 means a third of the hold time.
+	// HoldTime 0 means the default of 90 s: GoBGP's API cannot configure a
+	// session without a hold timer (it turns a configured 0 into 90), so
+	// the wiring refuses a BGPPeer asking for 0 rather than pass it here.
+	// KeepaliveTime 0 means a third of the hold time.
 	HoldTime, KeepaliveTime time.Duration
-	EBGPMultiHop            bool
-	GracefulRestart         bool
+	// ConnectTime is the interval between dials to a peer that is down
+	// (BGP's ConnectRetryTimer); 0 means 5 s.
+	ConnectTime     time.Duration
+	EBGPMultiHop    bool
+	GracefulRestart bool
+	// DisableMP negotiates only the address family of Address (one session
+	// per family) instead of IPv4 and IPv6 unicast over one session.
+	DisableMP bool
+	// VRF is the Linux VRF device the session is dialled in (the socket is
+	// bound to it, SO_BINDTODEVICE); "" is the default VRF.
+	VRF string
 	// Password is the TCP MD5 signature key (RFC 2385); "" means none.
 	Password string
 }
+
+// DynamicASN is which router ASNs a peer without PeerASN accepts.
+type DynamicASN string
+
+// The values of DynamicASN.
+const (
+	// DynamicInternal accepts MyASN only: an iBGP session.
+	DynamicInternal DynamicASN = "internal"
+	// DynamicExternal accepts any ASN but MyASN: an eBGP session.
+	DynamicExternal DynamicASN = "external"
+)
 
 // ErrInvalidPeer is wrapped by the errors SetPeers returns for peers it
 // refuses to configure.
 var ErrInvalidPeer = errors.New("invalid BGP peer")
 
 const (
-	// connectRetry is the seconds between dials to a peer that is down.
-	// GoBGP waits this long plus up to as much again of random jitter, so
-	// speakers restarted together do not dial in lockstep. GoBGP's default
-	// (120 s) would leave a node without routes for minutes after a router
-	// reboot.
-	connectRetry = 5
+	// defaultConnectTime is the time between dials to a peer that is down
+	// when Peer.ConnectTime is 0. GoBGP waits this long plus up to as much
+	// again of random jitter, so speakers restarted together do not dial in
+	// lockstep. GoBGP's default (120 s) would leave a node without routes
+	// for minutes after a router reboot.
+	defaultConnectTime = 5 * time.Second
 	// restartTime is the graceful-restart time we advertise: how long the
 	// router keeps our routes after the session is lost. 120 s is the
 	// common router default, long enough for a speaker pod to restart.
@@ -52,19 +81,24 @@ const (
 	multihopTTL = 255
 	defaultPort = 179
 	minHoldTime = 3 * time.Second // RFC 4271 4.2: 0 or at least 3 s
+	maxBGPTimer = 65535 * time.Second
 )
 
 // peerConfig is a Peer after defaults and validation: the form two peers are
 // compared in to decide whether a session must be reset. It is comparable.
 type peerConfig struct {
 	MyASN, PeerASN          uint32
+	DynamicASN              DynamicASN
 	Address                 netip.Addr
 	Port                    uint16
 	SourceAddress           netip.Addr
 	RouterID                netip.Addr
 	HoldTime, KeepaliveTime time.Duration
+	ConnectTime             time.Duration
 	EBGPMultiHop            bool
 	GracefulRestart         bool
+	DisableMP               bool
+	VRF                     string
 	Password                string
 }
 
@@ -73,19 +107,24 @@ func normalizePeer(p Peer, defaultRouterID netip.Addr) (peerConfig, error) {
 	c := peerConfig{
 		MyASN:           p.MyASN,
 		PeerASN:         p.PeerASN,
+		DynamicASN:      p.DynamicASN,
 		Address:         p.Address.Unmap(),
 		Port:            p.Port,
 		SourceAddress:   p.SourceAddress.Unmap(),
 		RouterID:        p.RouterID.Unmap(),
 		HoldTime:        p.HoldTime,
 		KeepaliveTime:   p.KeepaliveTime,
+		ConnectTime:     p.ConnectTime,
 		EBGPMultiHop:    p.EBGPMultiHop,
 		GracefulRestart: p.GracefulRestart,
+		DisableMP:       p.DisableMP,
+		VRF:             p.VRF,
 		Password:        p.Password,
 	}
 	if c.Port == 0 {
 		c.Port = defaultPort
 	}
+
 	if !c.RouterID.IsValid() {
 		c.RouterID = defaultRouterID.Unmap()
 	}
@@ -99,8 +138,12 @@ func (c peerConfig) validate() error {
 	switch {
 	case c.MyASN == 0:
 		return errors.New("myASN must not be 0")
-	case c.PeerASN == 0:
+	case c.PeerASN == 0 && c.DynamicASN == "":
 		return errors.New("peerASN must not be 0")
+	case c.PeerASN != 0 && c.DynamicASN != "":
+		return errors.New("peerASN and dynamicASN must not both be set")
+	case c.DynamicASN != "" && c.DynamicASN != DynamicInternal && c.DynamicASN != DynamicExternal:
+		return fmt.Errorf("dynamicASN %q is neither internal nor external", c.DynamicASN)
 	case !c.Address.IsValid() || c.Address.IsUnspecified():
 		return errors.New("peer address is missing")
 	case c.SourceAddress.IsValid() && c.SourceAddress.Is4() != c.Address.Is4():
@@ -116,12 +159,48 @@ func (c peerConfig) validate() error {
 		return fmt.Errorf("keepalive time %s is not a whole number of seconds", c.KeepaliveTime)
 	case c.HoldTime != 0 && c.KeepaliveTime >= c.HoldTime:
 		return fmt.Errorf("keepalive time %s is not below hold time %s", c.KeepaliveTime, c.HoldTime)
+	case c.ConnectTime != 0 && (c.ConnectTime < time.Second || c.ConnectTime > maxBGPTimer || c.ConnectTime%time.Second != 0):
+		return fmt.Errorf("connect time %s is not a whole number of seconds from 1s to 65535s", c.ConnectTime)
+	case len(c.VRF) > 15 || strings.ContainsAny(c.VRF, "/: \t\n"):
+		return fmt.Errorf("VRF %q is not a Linux interface name", c.VRF)
 	}
 	return nil
 }
 
 // isInternal reports whether the session is iBGP.
-func (c peerConfig) isInternal() bool { return c.MyASN == c.PeerASN }
+func (c peerConfig) isInternal() bool {
+	if c.DynamicASN != "" {
+		return c.DynamicASN == DynamicInternal
+	}
+	return c.MyASN == c.PeerASN
+}
+
+// apiPeerASN is the PeerAsn GoBGP is given. "internal" accepts exactly
+// MyASN, which is what PeerAsn MyASN checks. "external" gives 0: GoBGP then
+// accepts the router's ASN from its OPEN message, whatever it is, and the
+// Speaker closes a session whose ASN turns out to be MyASN (see
+// Speaker.peerEvent).
+func (c peerConfig) apiPeerASN() uint32 {
+	switch c.DynamicASN {
+	case DynamicInternal:
+		return c.MyASN
+	case DynamicExternal:
+		return 0
+	}
+	return c.PeerASN
+}
+
+// families are the address families the session negotiates: both unicast
+// families (MP-BGP, RFC 4760), or with DisableMP that of the peer address.
+func (c peerConfig) families() []*api.Family {
+	switch {
+	case !c.DisableMP:
+		return []*api.Family{familyIPv4, familyIPv6}
+	case c.Address.Is4():
+		return []*api.Family{familyIPv4}
+	}
+	return []*api.Family{familyIPv6}
+}
 
 // normalizePeers validates every peer. Peers that are invalid, or that repeat
 // the name or the address of a peer sorted before them, are left out and
@@ -206,17 +285,17 @@ func apiPeer(name string, c peerConfig) *api.Peer {
 	p := &api.Peer{
 		Conf: &api.PeerConf{
 			NeighborAddress: c.Address.String(),
-			PeerAsn:         c.PeerASN,
+			PeerAsn:         c.apiPeerASN(),
 			LocalAsn:        c.MyASN,
 			AuthPassword:    c.Password,
 			Description:     name,
 		},
 		Timers: &api.Timers{Config: &api.TimersConfig{
-			ConnectRetry:      connectRetry,
+			ConnectRetry:      uint64(cmp.Or(c.ConnectTime, defaultConnectTime) / time.Second),
 			HoldTime:          uint64(c.HoldTime / time.Second),
 			KeepaliveInterval: uint64(c.KeepaliveTime / time.Second),
 		}},
-		Transport: &api.Transport{RemotePort: uint32(c.Port)},
+		Transport: &api.Transport{RemotePort: uint32(c.Port), BindInterface: c.VRF},
 	}
 	if c.SourceAddress.IsValid() {
 		p.Transport.LocalAddress = c.SourceAddress.String()
@@ -227,7 +306,7 @@ func apiPeer(name string, c peerConfig) *api.Peer {
 	if c.GracefulRestart {
 		p.GracefulRestart = &api.GracefulRestart{Enabled: true, RestartTime: restartTime}
 	}
-	for _, f := range []*api.Family{familyIPv4, familyIPv6} {
+	for _, f := range c.families() {
 		af := &api.AfiSafi{Config: &api.AfiSafiConfig{Family: f, Enabled: true}}
 		if c.GracefulRestart {
 			af.MpGracefulRestart = &api.MpGracefulRestart{Config: &api.MpGracefulRestartConfig{Enabled: true}}

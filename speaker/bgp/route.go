@@ -6,32 +6,19 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	api "github.com/osrg/gobgp/v3/api"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/ironlb/ironlb/api/v1beta1/validation"
+	"github.com/ironlb/ironlb/speaker/announce"
 )
 
-// Route is one prefix this node advertises.
-type Route struct {
-	// Prefix is a /32 or /128 for a single service address, or a shorter
-	// prefix when the advertisement aggregates.
-	Prefix netip.Prefix
-	// Peers are the names of the peers the route goes to; empty means all.
-	Peers []string
-	// Communities are standard communities "a:b" (each 0-65535) or the
-	// well-known names no-export, no-advertise, no-export-subconfed,
-	// no-peer, blackhole and graceful-shutdown.
-	Communities []string
-	// LargeCommunities are "a:b:c" (each 0-4294967295), optionally written
-	// "large:a:b:c" as in BGPAdvertisement.
-	LargeCommunities []string
-	// LocalPref is sent to iBGP peers only.
-	LocalPref *uint32
-}
+// Route is one prefix this node advertises: the value the announce
+// decision produces (see announce.Route for its fields). Routes with the same
+// prefix are merged by SetRoutes.
+type Route = announce.Route
 
 // ErrInvalidRoute is wrapped by the errors SetRoutes returns for routes it
 // refuses to announce.
@@ -66,23 +53,10 @@ func (r routeSpec) equal(o routeSpec) bool {
 		slices.Equal(r.Peers, o.Peers)
 }
 
-// wellKnownCommunities are the RFC 1997, 3765, 7999 and 8326 names.
-var wellKnownCommunities = map[string]uint32{
-	"no-export":           0xFFFFFF01,
-	"no-advertise":        0xFFFFFF02,
-	"no-export-subconfed": 0xFFFFFF03,
-	"no-peer":             0xFFFFFF04,
-	"blackhole":           0xFFFF029A,
-	"graceful-shutdown":   0xFFFF0000,
-}
-
-// parseCommunity parses a standard community "a:b" or a well-known name.
-// The numbers are parsed by the rule admission applies to
-// BGPAdvertisement communities, so the two never disagree.
+// parseCommunity parses a standard community "a:b" or a well-known name by
+// the rule admission applies to BGPAdvertisement communities
+// (validation.ParseCommunity), so the two never disagree.
 func parseCommunity(s string) (uint32, error) {
-	if v, ok := wellKnownCommunities[strings.ToLower(s)]; ok {
-		return v, nil
-	}
 	v, err := validation.ParseCommunity(s)
 	if err != nil {
 		return 0, fmt.Errorf("community %q: %w", s, err)

@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -68,8 +69,15 @@ type session struct {
 	routerID netip.Addr // which GoBGP server
 	address  netip.Addr
 	password bool
-	state    string
-	message  string
+	// notASN, when not 0, is the router ASN the session must not have
+	// (our own, under dynamicASN external).
+	notASN  uint32
+	state   string
+	message string
+	// cause, when set, is why we closed the session ourselves (BFD down,
+	// wrong ASN); it outranks the failures GoBGP logs after it, which
+	// only echo our own NOTIFICATION.
+	cause string
 }
 
 func newSessionTable() *sessionTable {
@@ -81,7 +89,11 @@ func newSessionTable() *sessionTable {
 func (t *sessionTable) add(name string, c peerConfig) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.peers[name] = &session{routerID: c.RouterID, address: c.Address, password: c.Password != "", state: StateIdle}
+	s := &session{routerID: c.RouterID, address: c.Address, password: c.Password != "", state: StateIdle}
+	if c.DynamicASN == DynamicExternal {
+		s.notASN = c.MyASN
+	}
+	t.peers[name] = s
 	t.refresh()
 }
 
@@ -128,10 +140,42 @@ func (t *sessionTable) setState(routerID netip.Addr, address string, state strin
 	if _, s := t.lookup(routerID, address); s != nil {
 		s.state = state
 		if state == StateEstablished {
-			s.message = ""
+			s.message, s.cause = "", ""
 		}
 		t.refresh()
 	}
+}
+
+// setCause records why we closed a neighbour's session, until it is
+// Established again.
+func (t *sessionTable) setCause(routerID netip.Addr, address, cause string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, s := t.lookup(routerID, address); s != nil {
+		s.cause = cause
+	}
+}
+
+// addressOf returns the GoBGP server and neighbour address of a peer.
+func (t *sessionTable) addressOf(name string) (netip.Addr, netip.Addr, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.peers[name]
+	if !ok {
+		return netip.Addr{}, netip.Addr{}, false
+	}
+	return s.routerID, s.address, true
+}
+
+// refusedASN says why a neighbour's session must close now that the
+// router announced asn, or "" when asn is acceptable.
+func (t *sessionTable) refusedASN(routerID netip.Addr, address string, asn uint32) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, s := t.lookup(routerID, address); s != nil && s.notASN != 0 && s.notASN == asn {
+		return fmt.Sprintf("the router's ASN %d is myASN, but dynamicASN is external (eBGP): session closed until the BGPPeer or the router changes", asn)
+	}
+	return ""
 }
 
 // observeLog records the failure a GoBGP log line reports, if any.
@@ -167,7 +211,7 @@ func (t *sessionTable) snapshot() map[string]SessionState {
 	for name, s := range t.peers {
 		st := SessionState{State: s.state}
 		if s.state != StateEstablished {
-			st.Message = s.message
+			st.Message = cmp.Or(s.cause, s.message)
 		}
 		out[name] = st
 	}

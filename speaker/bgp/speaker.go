@@ -345,9 +345,48 @@ func (s *Speaker) peerEvent(routerID netip.Addr, address string) {
 	if inst == nil {
 		return
 	}
+	ctx := context.Background()
 	var state *api.PeerState
-	_ = inst.bgp.ListPeer(context.Background(), &api.ListPeerRequest{Address: address}, func(p *api.Peer) { state = p.GetState() })
-	if state != nil {
-		s.sessions.setState(routerID, address, stateName(state.GetSessionState()))
+	_ = inst.bgp.ListPeer(ctx, &api.ListPeerRequest{Address: address}, func(p *api.Peer) { state = p.GetState() })
+	if state == nil {
+		return
 	}
+	s.sessions.setState(routerID, address, stateName(state.GetSessionState()))
+	if state.GetSessionState() != api.PeerState_ESTABLISHED {
+		return
+	}
+	// GoBGP accepts any ASN from a peer without one (dynamicASN external):
+	// the rule that it must not be our own is enforced here, once the
+	// router's OPEN has told its ASN. The peer stays disabled until its
+	// configuration changes, so a misconfigured router is not redialled
+	// in a loop.
+	if msg := s.sessions.refusedASN(routerID, address, state.GetPeerAsn()); msg != "" {
+		_ = inst.bgp.DisablePeer(ctx, &api.DisablePeerRequest{Address: address, Communication: msg})
+		s.sessions.setCause(routerID, address, msg)
+		s.log.Info("Closed BGP session: unexpected router ASN", "address", address, "reason", msg)
+	}
+}
+
+// ResetPeer closes the session of the peer named name at once, with a Cease
+// NOTIFICATION (Administrative Reset) carrying reason, so the router drops
+// our routes now rather than when its hold timer expires; the session is
+// then redialled as after any failure. Sessions reports reason until the
+// session is Established again. The BFD wiring calls it when BFD declares
+// the path down. It does not wait for SetPeers or SetRoutes.
+func (s *Speaker) ResetPeer(ctx context.Context, name, reason string) error {
+	routerID, address, ok := s.sessions.addressOf(name)
+	if !ok {
+		return fmt.Errorf("no BGP peer %q", name)
+	}
+	inst := (*s.live.Load())[routerID]
+	if inst == nil {
+		return fmt.Errorf("no BGP peer %q", name)
+	}
+	err := inst.bgp.ResetPeer(ctx, &api.ResetPeerRequest{Address: address.String(), Communication: reason})
+	if err != nil {
+		return fmt.Errorf("resetting BGP peer %q: %w", name, err)
+	}
+	s.sessions.setCause(routerID, address.String(), reason)
+	s.log.Info("Reset BGP session", "peer", name, "reason", reason)
+	return nil
 }

@@ -2,7 +2,6 @@ package layer2
 
 import (
 	"bytes"
-	"encoding/binary"
 	"net"
 	"net/netip"
 
@@ -10,56 +9,10 @@ import (
 	"github.com/mdlayher/ethernet"
 )
 
-// verdict is what a responder made of one received frame.
-type verdict int
-
 const (
-	// ignored: well formed, but asks nothing of this node (another target, a
-	// reply, someone's announcement, a frame we sent ourselves).
-	ignored verdict = iota
-	// malformed: fails validation; dropped and counted.
-	malformed
-	// answered: a request for an owned address; the reply frame is returned.
-	answered
-)
-
-func (v verdict) String() string {
-	switch v {
-	case ignored:
-		return "ignored"
-	case malformed:
-		return "malformed"
-	case answered:
-		return "answered"
-	}
-	return "unknown"
-}
-
-// port is what the pure responders need to know about the interface a frame
-// arrived on.
-type port struct {
-	hw net.HardwareAddr // source MAC of every frame sent on the interface
-}
-
-// owner reports whether an address is announced on the port being served.
-type owner func(netip.Addr) bool
-
-const (
-	ethHeaderLen = 14
-	ethAddrLen   = 6
-
 	arpHardwareEthernet = 1
 	arpIPv4Len          = 4
 )
-
-// etherType returns the EtherType of an untagged Ethernet frame, and false
-// for a frame too short to carry one.
-func etherType(frame []byte) (ethernet.EtherType, bool) {
-	if len(frame) < ethHeaderLen {
-		return 0, false
-	}
-	return ethernet.EtherType(binary.BigEndian.Uint16(frame[12:14])), true
-}
 
 // answerARP decides what to do with one Ethernet frame received on an ARP
 // socket and, for a request whose target this node owns, builds the reply.
@@ -131,9 +84,4 @@ func arpFrame(pkt *arp.Packet, to net.HardwareAddr) ([]byte, error) {
 		Payload:     payload,
 	}
 	return f.MarshalBinary()
-}
-
-// isGroupMAC reports a multicast or broadcast MAC, which no host can own.
-func isGroupMAC(hw net.HardwareAddr) bool {
-	return len(hw) > 0 && hw[0]&1 == 1
 }

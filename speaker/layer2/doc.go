@@ -13,8 +13,23 @@
 //     previous owner's MAC at once instead of after their cache times out,
 //   - optionally re-announces every owned address at a fixed interval.
 //
-// Frames are received and sent on AF_PACKET sockets (github.com/mdlayher/packet)
-// and decoded with github.com/mdlayher/arp and github.com/mdlayher/ndp. The
-// decisions (is this a request we must answer, and what is the reply) are pure
-// functions over bytes so they are tested without sockets.
+// The decisions (is this a request we must answer, and what is the reply) are
+// pure functions over bytes, decoded with github.com/mdlayher/arp and
+// github.com/mdlayher/ndp, so they are tested without sockets. Frames are
+// received and sent on whatever sockets Options.Listen opens: AF_PACKET
+// sockets (github.com/mdlayher/packet) by default, in-memory ones in this
+// package's tests.
+//
+// Where each rule lives:
+//   - announcer.go: the API (Options, New, SetOwned, Run, Unannounced);
+//   - ownership.go: the owned set, normalised, and who may answer for what;
+//   - interfaces.go: on which interfaces an address is announced, and why
+//     none (pure); netlink.go reads the interfaces from the kernel;
+//   - reconcile.go: sockets and groups brought in line with both, per link
+//     (link.go); placement.go reports where each address went;
+//   - serve.go: the packet loop of one socket;
+//   - responder.go, arp.go, ndp.go: the pure responders and frame builders;
+//   - burst.go: takeover bursts and re-announcements;
+//   - sockets.go: ListenFunc and the default AF_PACKET sockets;
+//   - metrics.go: RegisterMetrics and the counters.
 package layer2

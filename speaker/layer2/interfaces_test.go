@@ -5,12 +5,10 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 )
 
@@ -142,58 +140,6 @@ func TestSelectInterfaces(t *testing.T) {
 			got := placement(selectInterfaces(tt.owned, tt.ifs))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("unexpected selection (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestOwnershipSame(t *testing.T) {
-	stored := newOwnership(map[netip.Addr][]string{
-		vip4: {"eth1", "eth0"},
-		vip6: nil,
-	})
-	tests := []struct {
-		name string
-		in   map[netip.Addr][]string
-		want bool
-	}{
-		{name: "identical", in: map[netip.Addr][]string{vip4: {"eth1", "eth0"}, vip6: nil}, want: true},
-		{name: "names in another order", in: map[netip.Addr][]string{vip4: {"eth0", "eth1"}, vip6: {}}, want: true},
-		{name: "duplicate name", in: map[netip.Addr][]string{vip4: {"eth0", "eth1", "eth0"}, vip6: nil}, want: true},
-		{name: "IPv4-mapped IPv6 spelling of the same address", in: map[netip.Addr][]string{netip.AddrFrom16(vip4.As16()): {"eth0", "eth1"}, vip6: nil}, want: true},
-		{name: "one name fewer", in: map[netip.Addr][]string{vip4: {"eth0"}, vip6: nil}, want: false},
-		{name: "one name more", in: map[netip.Addr][]string{vip4: {"eth0", "eth1", "eth2"}, vip6: nil}, want: false},
-		{name: "address dropped", in: map[netip.Addr][]string{vip4: {"eth0", "eth1"}}, want: false},
-		{name: "address replaced", in: map[netip.Addr][]string{vip4: {"eth0", "eth1"}, notOwned6: nil}, want: false},
-		{name: "address added", in: map[netip.Addr][]string{vip4: {"eth0", "eth1"}, vip6: nil, notOwned4: nil}, want: false},
-		{name: "invalid address beside the same set is ignored", in: map[netip.Addr][]string{vip4: {"eth0", "eth1"}, vip6: nil, {}: nil}, want: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := stored.same(tt.in); got != tt.want {
-				t.Errorf("same() = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestOwnershipAllows(t *testing.T) {
-	o := newOwnership(map[netip.Addr][]string{vip4: {"eth0"}, vip6: nil})
-	tests := []struct {
-		name   string
-		ip     netip.Addr
-		ifname string
-		want   bool
-	}{
-		{name: "owned on its named interface", ip: vip4, ifname: "eth0", want: true},
-		{name: "owned but another interface named", ip: vip4, ifname: "eth1", want: false},
-		{name: "owned with no names: any interface", ip: vip6, ifname: "eth7", want: true},
-		{name: "not owned", ip: notOwned4, ifname: "eth0", want: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := o.allows(tt.ip, tt.ifname); got != tt.want {
-				t.Errorf("allows(%s, %s) = %v, want %v", tt.ip, tt.ifname, got, tt.want)
 			}
 		})
 	}
@@ -348,57 +294,4 @@ func TestWhyNoInterface(t *testing.T) {
 			}
 		})
 	}
-}
-
-// An owned address with no interface shows as 0 in
-// ironlb_layer2_address_interfaces and in Unannounced; one no longer owned
-// leaves both.
-func TestReportPlacement(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	a, err := New(Options{Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	veth := netlinkIface(t, 10, "veth1a2b3c", "veth", upFlags, "fe80::20/64")
-	eth0 := netlinkIface(t, 1, "eth0", "", upFlags, "192.0.2.11/24", "fe80::11/64")
-	ifs := []iface{eth0, veth}
-	off := netip.MustParseAddr("2001:db8:64::10")
-	report := func(owned ownership) {
-		a.reportPlacement(owned, selectInterfaces(owned, ifs), ifs)
-	}
-
-	report(ownership{vip4: nil, off: nil})
-	if diff := cmp.Diff(map[string]float64{"192.0.2.50": 1, "2001:db8:64::10": 0}, gauges(t, reg)); diff != "" {
-		t.Errorf("ironlb_layer2_address_interfaces (-want +got):\n%s", diff)
-	}
-	if got := a.Unannounced(); len(got) != 1 || !strings.Contains(got[off], "no NIC, bond, team, VLAN or macvlan is up with an IPv6 address") {
-		t.Errorf("Unannounced() = %v, want only %s, with its reason", got, off)
-	}
-
-	report(ownership{vip4: nil})
-	if diff := cmp.Diff(map[string]float64{"192.0.2.50": 1}, gauges(t, reg)); diff != "" {
-		t.Errorf("after %s is dropped, ironlb_layer2_address_interfaces (-want +got):\n%s", off, diff)
-	}
-	if got := a.Unannounced(); len(got) != 0 {
-		t.Errorf("Unannounced() = %v, want empty", got)
-	}
-}
-
-// gauges reads ironlb_layer2_address_interfaces by ip.
-func gauges(t *testing.T, reg *prometheus.Registry) map[string]float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() != "ironlb_layer2_address_interfaces" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			out[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
-		}
-	}
-	return out
 }

@@ -7,13 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/mdlayher/ndp"
-	"github.com/mdlayher/packet"
-	"golang.org/x/net/bpf"
-	"golang.org/x/net/ipv6"
-	"golang.org/x/sys/unix"
 )
 
 // link is one interface the Announcer serves: its sockets, the addresses it
@@ -31,21 +26,23 @@ type link struct {
 	ndpM  counters
 
 	answer atomic.Pointer[addrSet]
-	arp    atomic.Pointer[packet.Conn]
-	nd     atomic.Pointer[packet.Conn]
+	arp    atomic.Pointer[socket]
+	nd     atomic.Pointer[socket]
 	// broken is set by a packet loop that died on an unexpected read error;
 	// the next reconcile reopens the link.
 	broken atomic.Bool
 	// done is closed when the link is torn down; bursts stop at once.
 	done chan struct{}
 
-	// ndc holds the solicited-node group memberships. Nothing is read from it:
-	// solicitations are read on nd, a packet socket, which also sees the ones
-	// unicast to an owned address (neighbour unreachability probes) that the
-	// kernel, not owning the address, would never hand to an ICMPv6 socket.
-	ndc     *ndp.Conn
-	groups  addrSet
+	groups  addrSet // solicited-node groups joined on nd
 	lastErr string
+}
+
+// socket is one open socket of a link; its packet loop ends when it is taken
+// out of its slot (link.arp or link.nd) and closed.
+type socket struct {
+	conn net.PacketConn
+	kind FrameKind
 }
 
 func newLink(ifc iface, m *metrics) *link {
@@ -55,8 +52,8 @@ func newLink(ifc iface, m *metrics) *link {
 		mtu:    ifc.mtu,
 		port:   port{hw: ifc.hw},
 		ll:     ifc.linkLocal,
-		arpM:   m.bind(protoARP, ifc.name),
-		ndpM:   m.bind(protoNDP, ifc.name),
+		arpM:   m.bind(ARPFrames, ifc.name),
+		ndpM:   m.bind(NDPFrames, ifc.name),
 		done:   make(chan struct{}),
 		groups: make(addrSet),
 	}
@@ -75,11 +72,7 @@ func (l *link) netInterface() *net.Interface {
 // answers reports whether ip is in the set published for this link.
 func (l *link) answers(ip netip.Addr) bool {
 	set := l.answer.Load()
-	if set == nil {
-		return false
-	}
-	_, ok := (*set)[ip]
-	return ok
+	return set != nil && set.has(ip)
 }
 
 // readBufferSize fits the largest frame the interface can deliver, with room
@@ -88,95 +81,66 @@ func (l *link) readBufferSize() int {
 	return max(l.mtu, 1500) + ethHeaderLen + 8
 }
 
-// nsFilter passes only IPv6 frames carrying an ICMPv6 Neighbor Solicitation
-// right after the fixed header, so the NDP socket is not woken for the rest of
-// the IPv6 traffic on the link.
-var nsFilter = mustAssemble([]bpf.Instruction{
-	bpf.LoadAbsolute{Off: 12, Size: 2}, // EtherType
-	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.ETH_P_IPV6, SkipTrue: 5},
-	bpf.LoadAbsolute{Off: ethHeaderLen + 6, Size: 1}, // IPv6 next header
-	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: protoICMPv6, SkipTrue: 3},
-	bpf.LoadAbsolute{Off: ethHeaderLen + ipv6HeaderLen, Size: 1}, // ICMPv6 type
-	bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(ipv6.ICMPTypeNeighborSolicitation), SkipTrue: 1},
-	bpf.RetConstant{Val: 1 << 18},
-	bpf.RetConstant{Val: 0},
-})
-
-func mustAssemble(prog []bpf.Instruction) []bpf.RawInstruction {
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		panic(fmt.Sprintf("layer2: invalid BPF program: %v", err))
+// slot holds the link's socket for kind, or nil.
+func (l *link) slot(kind FrameKind) *atomic.Pointer[socket] {
+	if kind == NDPFrames {
+		return &l.nd
 	}
-	return raw
+	return &l.arp
 }
 
-// openARP opens the ARP socket if there is none yet, and returns it when it
-// was opened now: it then needs a packet loop.
-func (l *link) openARP() (*packet.Conn, error) {
-	if l.arp.Load() != nil {
+func (l *link) counters(kind FrameKind) counters {
+	if kind == NDPFrames {
+		return l.ndpM
+	}
+	return l.arpM
+}
+
+// open opens the socket for kind with listen if there is none yet, and
+// returns it when it was opened now: it then needs a packet loop.
+func (l *link) open(kind FrameKind, listen ListenFunc) (*socket, error) {
+	slot := l.slot(kind)
+	if slot.Load() != nil {
 		return nil, nil
 	}
-	c, err := packet.Listen(l.netInterface(), packet.Raw, unix.ETH_P_ARP, nil)
+	c, err := listen(l.netInterface(), kind)
 	if err != nil {
-		return nil, fmt.Errorf("open ARP socket on %s: %w", l.name, err)
+		return nil, fmt.Errorf("open %s socket on %s: %w", kind, l.name, err)
 	}
-	l.arp.Store(c)
-	return c, nil
+	s := &socket{conn: c, kind: kind}
+	slot.Store(s)
+	return s, nil
 }
 
-func (l *link) closeARP() {
-	if c := l.arp.Swap(nil); c != nil {
-		_ = c.Close()
+// closeSocket closes the socket for kind, after leaving its groups.
+func (l *link) closeSocket(kind FrameKind) {
+	s := l.slot(kind).Swap(nil)
+	if s == nil {
+		return
 	}
-}
-
-// openNDP opens the NDP packet socket and the ICMPv6 socket holding the group
-// memberships if they are not open yet, and returns the packet socket when it
-// was opened now: it then needs a packet loop.
-func (l *link) openNDP() (*packet.Conn, error) {
-	if l.nd.Load() != nil {
-		return nil, nil
-	}
-	ndc, _, err := ndp.Listen(l.netInterface(), ndp.LinkLocal)
-	if err != nil {
-		return nil, fmt.Errorf("open ICMPv6 socket on %s: %w", l.name, err)
-	}
-	// Nothing is read from this socket: have the kernel queue nothing on it.
-	var block ipv6.ICMPFilter
-	block.SetAll(true)
-	if err := ndc.SetICMPFilter(&block); err != nil {
-		_ = ndc.Close()
-		return nil, fmt.Errorf("filter ICMPv6 socket on %s: %w", l.name, err)
-	}
-	c, err := packet.Listen(l.netInterface(), packet.Raw, unix.ETH_P_IPV6, &packet.Config{Filter: nsFilter})
-	if err != nil {
-		_ = ndc.Close()
-		return nil, fmt.Errorf("open NDP socket on %s: %w", l.name, err)
-	}
-	l.ndc = ndc
-	l.nd.Store(c)
-	return c, nil
-}
-
-// closeNDP leaves every group and closes both NDP sockets.
-func (l *link) closeNDP() {
-	if l.ndc != nil {
-		for g := range l.groups {
-			_ = l.ndc.LeaveGroup(g)
+	if kind == NDPFrames {
+		if gm, ok := s.conn.(groupMember); ok {
+			for g := range l.groups {
+				_ = gm.LeaveGroup(g)
+			}
 		}
-		_ = l.ndc.Close()
-		l.ndc = nil
+		l.groups = make(addrSet)
 	}
-	l.groups = make(addrSet)
-	if c := l.nd.Swap(nil); c != nil {
-		_ = c.Close()
-	}
+	_ = s.conn.Close()
 }
 
-// syncGroups makes the memberships match the IPv6 addresses in serve, and
-// removes from serve the addresses whose group could not be joined: they are
-// retried on the next reconcile.
+// syncGroups makes the memberships of the NDP socket match the IPv6
+// addresses in serve, and removes from serve the addresses whose group could
+// not be joined: they are retried on the next reconcile.
 func (l *link) syncGroups(serve addrSet) error {
+	s := l.nd.Load()
+	if s == nil {
+		return nil
+	}
+	gm, ok := s.conn.(groupMember)
+	if !ok {
+		return nil // nothing to join on: solicitations reach the socket anyway
+	}
 	want := make(addrSet)
 	for ip := range serve {
 		if g, err := ndp.SolicitedNodeMulticast(ip); err == nil {
@@ -185,8 +149,8 @@ func (l *link) syncGroups(serve addrSet) error {
 	}
 	var errs []error
 	for g := range l.groups {
-		if _, ok := want[g]; !ok {
-			if err := l.ndc.LeaveGroup(g); err != nil {
+		if !want.has(g) {
+			if err := gm.LeaveGroup(g); err != nil {
 				errs = append(errs, fmt.Errorf("leave %s on %s: %w", g, l.name, err))
 			}
 			delete(l.groups, g)
@@ -194,10 +158,10 @@ func (l *link) syncGroups(serve addrSet) error {
 	}
 	failed := make(addrSet)
 	for g := range want {
-		if _, ok := l.groups[g]; ok {
+		if l.groups.has(g) {
 			continue
 		}
-		if err := l.ndc.JoinGroup(g); err != nil {
+		if err := gm.JoinGroup(g); err != nil {
 			errs = append(errs, fmt.Errorf("join %s on %s: %w", g, l.name, err))
 			failed[g] = struct{}{}
 			continue
@@ -205,10 +169,8 @@ func (l *link) syncGroups(serve addrSet) error {
 		l.groups[g] = struct{}{}
 	}
 	for ip := range serve {
-		if g, err := ndp.SolicitedNodeMulticast(ip); err == nil {
-			if _, bad := failed[g]; bad {
-				delete(serve, ip)
-			}
+		if g, err := ndp.SolicitedNodeMulticast(ip); err == nil && failed.has(g) {
+			delete(serve, ip)
 		}
 	}
 	return errors.Join(errs...)
@@ -218,13 +180,6 @@ func (l *link) syncGroups(serve addrSet) error {
 func (l *link) close() {
 	l.answer.Store(nil)
 	close(l.done)
-	l.closeARP()
-	l.closeNDP()
-}
-
-// isTransient reports read errors after which the socket keeps working: the
-// kernel reports ENETDOWN once on a packet socket whose interface went down,
-// and delivers again when it comes back up.
-func isTransient(err error) bool {
-	return errors.Is(err, syscall.ENETDOWN)
+	l.closeSocket(ARPFrames)
+	l.closeSocket(NDPFrames)
 }

@@ -6,11 +6,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-const (
-	protoARP = "arp"
-	protoNDP = "ndp"
-)
-
 // metrics are the layer-2 counters, labelled by protocol ("arp" or "ndp")
 // and interface, and the number of interfaces each owned address is
 // announced on.
@@ -22,6 +17,20 @@ type metrics struct {
 	interfaces *prometheus.GaugeVec
 }
 
+// RegisterMetrics registers the layer-2 metrics on reg (the caller's, such
+// as controller-runtime's metrics.Registry): the counters
+// ironlb_layer2_{requests_received,responses_sent,gratuitous_sent,malformed_packets}_total
+// labelled protocol ("arp" or "ndp") and interface, and the gauge
+// ironlb_layer2_address_interfaces labelled ip, 0 for an owned address no
+// interface can carry. An Announcer whose Options.Registerer is reg counts on
+// these same collectors; registering twice on reg is not an error.
+func RegisterMetrics(reg prometheus.Registerer) error {
+	_, err := newMetrics(reg)
+	return err
+}
+
+// newMetrics makes the collectors and, when reg is not nil, registers them
+// or takes over the ones already there.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	labels := []string{"protocol", "interface"}
 	m := &metrics{
@@ -61,8 +70,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// registerOrReuse registers *c, or, when a second Announcer shares the
-// registry (tests, a restart in process), points *c at the first one's.
+// registerOrReuse registers *c, or, when it is there already (RegisterMetrics
+// was called, or a second Announcer shares the registry: tests, a restart in
+// process), points *c at the registered one.
 func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
 	err := reg.Register(*c)
 	var dup prometheus.AlreadyRegisteredError
@@ -83,7 +93,8 @@ type counters struct {
 	requests, responses, gratuitous, malformed prometheus.Counter
 }
 
-func (m *metrics) bind(proto, ifname string) counters {
+func (m *metrics) bind(kind FrameKind, ifname string) counters {
+	proto := string(kind)
 	return counters{
 		requests:   m.requests.WithLabelValues(proto, ifname),
 		responses:  m.responses.WithLabelValues(proto, ifname),

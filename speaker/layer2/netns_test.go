@@ -1,3 +1,5 @@
+//go:build lab
+
 package layer2
 
 import (
@@ -24,7 +26,8 @@ import (
 
 // These tests run the Announcer on real links: a "node" and a "client"
 // network namespace joined by veth pairs, and the real arping and ndisc6 on the
-// client side (Debian packages arping and ndisc6). They need root.
+// client side (Debian packages arping and ndisc6). They need root, hence the
+// lab build tag: go test -tags lab ./speaker/layer2/
 //
 //	node  eth0 02:00:00:00:00:11 192.0.2.11/24 2001:db8::11/64  <-> client eth0 192.0.2.100/24 2001:db8::100/64
 //	node  eth1 02:00:00:00:00:21 198.51.100.11/24               <-> client eth1 198.51.100.100/24
@@ -231,29 +234,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func counterValue(t *testing.T, reg *prometheus.Registry, name, proto, ifname string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			if labels["protocol"] == proto && labels["interface"] == ifname {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
 func TestAnnouncerOnRealLinks(t *testing.T) {
 	l := newLab(t)
 	a, reg, stop := l.startAnnouncer(t, Options{})
@@ -264,26 +244,26 @@ func TestAnnouncerOnRealLinks(t *testing.T) {
 		a.SetOwned(map[netip.Addr][]string{addr("192.0.2.50"): nil, addr("2001:db8::50"): nil})
 		eventually(t, "arping 192.0.2.50 answered", func() bool { return l.arping(t, "eth0", "192.0.2.100", "192.0.2.50") != "" })
 
-		reqs := counterValue(t, reg, "ironlb_layer2_requests_received_total", protoARP, "eth0")
-		resps := counterValue(t, reg, "ironlb_layer2_responses_sent_total", protoARP, "eth0")
+		reqs := counterValue(t, reg, "ironlb_layer2_requests_received_total", ARPFrames, "eth0")
+		resps := counterValue(t, reg, "ironlb_layer2_responses_sent_total", ARPFrames, "eth0")
 		if got := l.arping(t, "eth0", "192.0.2.100", "192.0.2.50"); got != node {
 			t.Errorf("arping 192.0.2.50 answered by %q, want the node's %s", got, node)
 		}
-		if got := counterValue(t, reg, "ironlb_layer2_requests_received_total", protoARP, "eth0") - reqs; got != 1 {
+		if got := counterValue(t, reg, "ironlb_layer2_requests_received_total", ARPFrames, "eth0") - reqs; got != 1 {
 			t.Errorf("requests_received{arp,eth0} grew by %v for one arping, want 1", got)
 		}
-		if got := counterValue(t, reg, "ironlb_layer2_responses_sent_total", protoARP, "eth0") - resps; got != 1 {
+		if got := counterValue(t, reg, "ironlb_layer2_responses_sent_total", ARPFrames, "eth0") - resps; got != 1 {
 			t.Errorf("responses_sent{arp,eth0} grew by %v for one arping, want 1", got)
 		}
 	})
 
 	t.Run("owned IPv6 address is answered with the node's MAC, and its group joined", func(t *testing.T) {
 		eventually(t, "ndisc6 2001:db8::50 answered", func() bool { return l.ndisc6(t, "2001:db8::50") != "" })
-		reqs := counterValue(t, reg, "ironlb_layer2_requests_received_total", protoNDP, "eth0")
+		reqs := counterValue(t, reg, "ironlb_layer2_requests_received_total", NDPFrames, "eth0")
 		if got := l.ndisc6(t, "2001:db8::50"); got != node {
 			t.Errorf("ndisc6 2001:db8::50 answered by %q, want the node's %s", got, node)
 		}
-		if got := counterValue(t, reg, "ironlb_layer2_requests_received_total", protoNDP, "eth0") - reqs; got != 1 {
+		if got := counterValue(t, reg, "ironlb_layer2_requests_received_total", NDPFrames, "eth0") - reqs; got != 1 {
 			t.Errorf("requests_received{ndp,eth0} grew by %v for one ndisc6, want 1", got)
 		}
 		if groups := run(t, "ip", "-n", l.node, "maddr", "show", "dev", "eth0"); !strings.Contains(groups, "ff02::1:ff00:50") {
@@ -366,7 +346,7 @@ func TestAnnouncerOnRealLinks(t *testing.T) {
 			}
 			t.Logf("%s burst seen at the client after SetOwned: %s", proto, strings.Join(offsets, ", "))
 		}
-		if got := counterValue(t, reg, "ironlb_layer2_gratuitous_sent_total", protoARP, "eth0"); got < DefaultGratuitousCount {
+		if got := counterValue(t, reg, "ironlb_layer2_gratuitous_sent_total", ARPFrames, "eth0"); got < DefaultGratuitousCount {
 			t.Errorf("gratuitous_sent{arp,eth0} = %v, want at least %d", got, DefaultGratuitousCount)
 		}
 		for _, tc := range []struct{ family, ip string }{{"-4", "192.0.2.60"}, {"-6", "2001:db8::60"}} {
@@ -438,15 +418,15 @@ func TestAnnouncerOnRealLinks(t *testing.T) {
 			return b
 		})
 		for _, tc := range []struct {
-			proto string
+			proto FrameKind
 			sock  *packet.Conn
 			frame []byte
-		}{{protoARP, arpSock, badARP}, {protoNDP, ndSock, badNS}} {
+		}{{ARPFrames, arpSock, badARP}, {NDPFrames, ndSock, badNS}} {
 			before := counterValue(t, reg, "ironlb_layer2_malformed_packets_total", tc.proto, "eth0")
 			if _, err := tc.sock.WriteTo(tc.frame, &packet.Addr{HardwareAddr: tc.frame[:6]}); err != nil {
 				t.Fatalf("send: %v", err)
 			}
-			eventually(t, "malformed "+tc.proto+" frame counted", func() bool {
+			eventually(t, "malformed "+string(tc.proto)+" frame counted", func() bool {
 				return counterValue(t, reg, "ironlb_layer2_malformed_packets_total", tc.proto, "eth0") == before+1
 			})
 		}
@@ -480,7 +460,7 @@ func TestAnnouncerReannounces(t *testing.T) {
 		offsets[i] = at.Sub(start).Round(time.Millisecond).String()
 	}
 	t.Logf("gratuitous ARPs seen after SetOwned, GratuitousCount 1, ReannounceInterval 200ms: %s", strings.Join(offsets, ", "))
-	if got := counterValue(t, reg, "ironlb_layer2_gratuitous_sent_total", protoARP, "eth0"); got < 4 {
+	if got := counterValue(t, reg, "ironlb_layer2_gratuitous_sent_total", ARPFrames, "eth0"); got < 4 {
 		t.Errorf("gratuitous_sent{arp,eth0} = %v, want at least 4", got)
 	}
 }

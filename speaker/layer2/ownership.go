@@ -5,6 +5,24 @@ import (
 	"slices"
 )
 
+// addrSet is a set of addresses; published sets are never modified.
+type addrSet map[netip.Addr]struct{}
+
+func (s addrSet) has(ip netip.Addr) bool {
+	_, ok := s[ip]
+	return ok
+}
+
+// hasKind reports whether some address in s is announced with frames of kind.
+func (s addrSet) hasKind(kind FrameKind) bool {
+	for ip := range s {
+		if kindOf(ip) == kind {
+			return true
+		}
+	}
+	return false
+}
+
 // ownership is the owned set as given to SetOwned, normalised: addresses
 // unmapped and without zone, interface names sorted and unique. Published
 // values are never modified.

@@ -34,6 +34,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/hashicorp/memberlist"
+
+	"github.com/ironlb/ironlb/speaker/announce"
 )
 
 // DefaultPort is the memberlist port (TCP and UDP), the same as MetalLB's and
@@ -71,6 +73,11 @@ type Options struct {
 	Insecure bool
 	// Logger receives memberlist's own messages: debug at V(1), the rest at info.
 	Logger logr.Logger
+	// WinnerVersions are the layer-2 election versions this speaker
+	// advertises to the others (see announce.WinnerVersion). Empty means
+	// every version this build implements, unless the testing knob
+	// IRONLB_WINNER_VERSIONS (WinnerVersionsEnv) lists fewer.
+	WinnerVersions []announce.WinnerVersion
 }
 
 // List is this speaker's membership view.
@@ -100,6 +107,10 @@ func New(opts Options) (*List, error) {
 	if opts.Key == "" && len(opts.OldKeys) > 0 {
 		return nil, errors.New("member: OldKeys without Key: the key to send with is required")
 	}
+	versions, err := winnerVersions(opts.WinnerVersions)
+	if err != nil {
+		return nil, err
+	}
 	l := &List{log: opts.Logger, changes: make(chan struct{}, 1)}
 
 	cfg := tunedConfig()
@@ -117,6 +128,7 @@ func New(opts Options) (*List, error) {
 		cfg.Keyring = kr
 	}
 	cfg.Events = &eventDelegate{notify: l.notify}
+	cfg.Delegate = metaDelegate{meta: encodeMeta(versions)}
 	cfg.Logger = log.New(logWriter{opts.Logger}, "", 0)
 
 	where := netip.AddrPortFrom(opts.BindAddr, uint16(opts.Port))

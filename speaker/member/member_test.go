@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ironlb/ironlb/speaker/announce"
 	"github.com/ironlb/ironlb/speaker/member"
 )
 
@@ -298,5 +300,56 @@ func BenchmarkDetectDeadMember(b *testing.B) {
 				b.Logf("%s: %d trials, p50 %v, p99 %v", mode.name, trials, p50, p99)
 			}
 		})
+	}
+}
+
+// Each member sees the election versions every other advertises: the input
+// of announce.AgreedWinner. One playing an older build (only version 1)
+// holds the cluster on version 1; once it is gone, version 2 is agreed.
+func TestWinnerVersionsExchanged(t *testing.T) {
+	v1, v2 := announce.WinnerV1, announce.WinnerV2
+	a := start(t, "node-a", "k")
+	old, err := member.New(member.Options{Name: "node-b", BindAddr: loopback, Key: "k", Logger: logr.Discard(),
+		WinnerVersions: []announce.WinnerVersion{v1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = old.Shutdown() })
+	if res := a.Join(t.Context(), []netip.AddrPort{addr(old)}); res.Count(member.Joined) != 1 {
+		t.Fatalf("join: %v", res)
+	}
+	want := map[string][]announce.WinnerVersion{"node-a": {v1, v2}, "node-b": {v1}}
+	for _, l := range []*member.List{a, old} {
+		waitFor(t, "versions of both", func() bool { return len(l.WinnerVersions()) == 2 })
+		if diff := cmp.Diff(want, l.WinnerVersions()); diff != "" {
+			t.Errorf("versions seen (-want +got):\n%s", diff)
+		}
+	}
+	agreed := func(l *member.List) announce.WinnerVersion {
+		return announce.AgreedWinner(slices.Collect(maps.Values(l.WinnerVersions())))
+	}
+	if got := agreed(a); got != v1 {
+		t.Errorf("agreed with an old speaker live: %v, want v1", got)
+	}
+	if err := old.Leave(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, a, "node-a")
+	if got := agreed(a); got != v2 {
+		t.Errorf("agreed once the old speaker left: %v, want v2", got)
+	}
+}
+
+func TestWinnerVersionsFromEnvironment(t *testing.T) {
+	t.Setenv(member.WinnerVersionsEnv, "1")
+	l := start(t, "node-a", "k")
+	if diff := cmp.Diff(map[string][]announce.WinnerVersion{"node-a": {announce.WinnerV1}}, l.WinnerVersions()); diff != "" {
+		t.Errorf("advertised (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{"x", "3", "0"} {
+		t.Setenv(member.WinnerVersionsEnv, bad)
+		if _, err := member.New(member.Options{Name: "node-b", BindAddr: loopback, Insecure: true, Logger: logr.Discard()}); err == nil {
+			t.Errorf("%s=%q accepted", member.WinnerVersionsEnv, bad)
+		}
 	}
 }

@@ -1,9 +1,12 @@
+//go:build envtest
+
 package bench
 
 import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,17 +60,34 @@ func writeKubeconfig(b *testing.B, env *envtest.Environment, cfg *rest.Config) s
 
 type controllerProcess struct {
 	cmd *exec.Cmd
+	// metrics and pprof are the base URLs of the controller's metrics
+	// endpoint and of its Go profiles, on the loopback.
+	metrics, pprof string
 }
 
 func startController(b *testing.B, bin, kubeconfig string) *controllerProcess {
 	b.Helper()
+	metrics, pprof := freeLoopbackAddr(b), freeLoopbackAddr(b)
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--leader-elect=false",
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0", "--zap-log-level", "error")
+		"--metrics-bind-address", metrics, "--pprof-bind-address", pprof,
+		"--health-probe-bind-address", "127.0.0.1:0", "--zap-log-level", "error")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	return &controllerProcess{cmd: cmd}
+	return &controllerProcess{cmd: cmd, metrics: "http://" + metrics, pprof: "http://" + pprof}
+}
+
+// freeLoopbackAddr returns a loopback address with a port free right now,
+// for a flag that wants an address rather than port 0.
+func freeLoopbackAddr(b *testing.B) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func (p *controllerProcess) stop(b *testing.B) {
@@ -76,29 +96,28 @@ func (p *controllerProcess) stop(b *testing.B) {
 	_ = p.cmd.Wait()
 }
 
-// procStats returns the CPU a process used so far and its peak RSS (VmHWM,
-// KiB), read from /proc.
-func procStats(pid int) (time.Duration, int64) {
-	var cpu time.Duration
+// procStats returns the CPU a process used so far, in user and kernel mode,
+// and its peak RSS (VmHWM, KiB), read from /proc.
+func procStats(pid int) (user, system time.Duration, rssKiB int64) {
 	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
 		// Fields after the ")" that closes the command name; utime and
 		// stime are the 14th and 15th fields of the whole line.
 		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
 		utime, _ := strconv.ParseInt(f[11], 10, 64)
 		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		cpu = time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+		user = time.Duration(utime) * time.Second / 100 // USER_HZ is 100 on Linux
+		system = time.Duration(stime) * time.Second / 100
 	}
-	var rss int64
 	if f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
 		defer f.Close()
 		s := bufio.NewScanner(f)
 		for s.Scan() {
 			if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
-				rss, _ = strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+				rssKiB, _ = strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
 			}
 		}
 	}
-	return cpu, rss
+	return user, system, rssKiB
 }
 
 func crClient(b *testing.B, cfg *rest.Config) client.Client {

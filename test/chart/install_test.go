@@ -1,3 +1,5 @@
+//go:build lab
+
 package chart
 
 import (
@@ -61,7 +63,7 @@ func TestInstallCreatesEveryObject(t *testing.T) {
 		t.Errorf("objects missing from the API server (-manifest +live):\n%s", diff)
 	}
 
-	for _, crd := range []string{"ipaddresspools", "l2advertisements", "bgppeers", "bgpadvertisements"} {
+	for _, crd := range []string{"ipaddresspools", "l2advertisements", "bgppeers", "bgpadvertisements", "bfdprofiles", "communities"} {
 		var got apiextensionsv1.CustomResourceDefinition
 		if err := s.admin.Get(context.Background(), client.ObjectKey{Name: crd + ".ironlb.io"}, &got); err != nil {
 			t.Errorf("CRD %s.ironlb.io: %v", crd, err)
@@ -124,7 +126,7 @@ func TestUpgrade(t *testing.T) {
 		t.Errorf("helm upgrade did not take the new value:\n%s", values)
 	}
 
-	// README, "Upgrade": helm never touches crds/ after install, so the CRDs
+	// charts/ironlb/README.md, "Upgrade": helm never touches crds/ after install, so the CRDs
 	// are applied first with server-side apply.
 	kubectl := filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl")
 	cmd := exec.Command(kubectl, "--kubeconfig", s.kubeconfig, "apply", "--server-side", "--force-conflicts",

@@ -1,3 +1,5 @@
+//go:build lab
+
 package cluster_test
 
 import (
@@ -22,7 +24,7 @@ import (
 // The cluster benchmarks measure what a user feels: requests through the VIP
 // to backend pods. They run once whatever b.N is and print their figures:
 //
-//	go test -run '^$' -bench . -benchtime 1x ./test/cluster/
+//	go test -tags lab -run '^$' -bench . -benchtime 1x ./test/cluster/
 //
 // IRONLB_BENCH_TRIALS overrides the number of trials (20).
 

@@ -1,3 +1,5 @@
+//go:build envtest
+
 package integration
 
 import (
@@ -7,7 +9,7 @@ import (
 	"github.com/ironlb/ironlb/controllers"
 )
 
-// Class handling both ways (the README, "Load-balancer class"): Services of our
+// Class handling both ways (docs/api.md, "Load-balancer class"): Services of our
 // class are handled, class-less ones only with --default-class, and a
 // Service of any other class is never touched: no status, no event, not
 // counted in pool usage.

@@ -1,3 +1,5 @@
+//go:build envtest
+
 package integration
 
 import (
@@ -14,8 +16,8 @@ import (
 	"github.com/ironlb/ironlb/api/v1beta1"
 )
 
-// One test per row of the README's "Service fields and annotations honoured"
-// table, plus what the controller writes. Class handling is in
+// One test per row of the "Service fields and annotations honoured" table
+// of docs/api.md, plus what the controller writes. Class handling is in
 // class_test.go.
 
 // Row spec.type LoadBalancer, and everything the controller writes.

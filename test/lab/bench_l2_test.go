@@ -1,3 +1,5 @@
+//go:build lab
+
 package lab_test
 
 import (
@@ -21,7 +23,7 @@ import (
 
 // The lab benchmarks measure end to end, from outside the processes, and
 // print their figures (b.ReportMetric and a table in the log). They run once
-// whatever b.N is: go test -run '^$' -bench . -benchtime 1x ./test/lab/
+// whatever b.N is: go test -tags lab -run '^$' -bench . -benchtime 1x ./test/lab/
 
 // trials is how many times each latency is measured.
 const trials = 20

@@ -2,7 +2,8 @@
 // namespaces on one machine and runs the real IronLB binaries in it, so tests
 // and benchmarks can check from the outside what a client or a router sees.
 //
-// The network (addresses are documentation ranges only, LAB.md):
+// The network (addresses are documentation ranges only; docs/operations.md,
+// "The lab and the demo", has the whole plan):
 //
 //	                bridge br0 (namespace <prefix>switch)
 //	  +-----------+-----------+-----------+-----------+-----------+
@@ -23,5 +24,12 @@
 // One lab exists on a machine at a time: Start takes an exclusive lock, then
 // deletes whatever a crashed run left behind (namespaces, processes, work
 // directories) before building anything. Close removes everything and is
-// safe to call after a partial Start. Everything needs root.
+// safe to call after a partial Start. Running a lab needs root.
+//
+// The tests that start a lab build only with the lab tag (make test sets it):
+//
+//	KUBEBUILDER_ASSETS=$(hack/envtest.sh) go test -tags envtest,lab ./test/lab/
+//
+// Without it, go test runs only the pure tests of the parsers and the FRR
+// configuration (parse_test.go), as any user.
 package lab

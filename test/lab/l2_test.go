@@ -1,3 +1,5 @@
+//go:build lab
+
 package lab_test
 
 import (
@@ -18,7 +20,8 @@ import (
 	"github.com/ironlb/ironlb/test/lab"
 )
 
-// excludeLabel keeps a node out of external load balancers (the README).
+// excludeLabel keeps a node out of external load balancers (docs/api.md,
+// "Which node announces").
 const excludeLabel = corev1.LabelNodeExcludeBalancers
 
 // l2Objects is the layer-2 setup every L2 test starts from: one pool of
@@ -31,8 +34,8 @@ func l2Objects() []client.Object {
 }
 
 // TestLayer2 checks, from the client namespace with arping and ndisc6, which
-// node answers for each address, under the rules of the README "Which node
-// announces".
+// node answers for each address, under the rules of docs/api.md, "Which
+// node announces".
 func TestLayer2(t *testing.T) {
 	l := newLab(t, lab.Options{SecondLAN: true})
 	ctx := t.Context()

@@ -5,19 +5,6 @@ import (
 	"net/netip"
 )
 
-// Entry is one parsed entry of an IPAddressPool's spec.addresses: a CIDR or
-// an inclusive range, from First to Last.
-type Entry struct {
-	Text        string // as written in the spec, for messages
-	First, Last netip.Addr
-}
-
-// PoolEntries is a pool's name and the entries of it that parse.
-type PoolEntries struct {
-	Name    string
-	Entries []Entry
-}
-
 // AggregateOutside is the rule that keeps an aggregated route inside the
 // pool entry its address comes from: it returns the prefix of length bits
 // that an address of the entry [first, last] would be announced under when

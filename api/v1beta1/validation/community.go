@@ -3,7 +3,9 @@ package validation
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -30,9 +32,45 @@ func (l LargeCommunity) String() string {
 	return fmt.Sprintf("%d:%d:%d", l.Global, l.Local1, l.Local2)
 }
 
+// wellKnownCommunities are the standard communities IANA names, by the
+// names FRR and most routers use for them. Their names are reserved: no
+// Community alias may take one.
+var wellKnownCommunities = map[string]uint32{
+	"graceful-shutdown":   0xFFFF0000, // 65535:0, RFC 8326
+	"accept-own":          0xFFFF0001, // 65535:1, RFC 7611
+	"llgr-stale":          0xFFFF0006, // 65535:6, RFC 9494
+	"no-llgr":             0xFFFF0007, // 65535:7, RFC 9494
+	"blackhole":           0xFFFF029A, // 65535:666, RFC 7999
+	"no-export":           0xFFFFFF01, // 65535:65281, RFC 1997
+	"no-advertise":        0xFFFFFF02, // 65535:65282, RFC 1997
+	"no-export-subconfed": 0xFFFFFF03, // 65535:65283, RFC 1997
+	"no-peer":             0xFFFFFF04, // 65535:65284, RFC 3765
+}
+
+// WellKnownCommunity returns the value of a well-known community name
+// ("no-export", "blackhole", ...), in any case, and whether name is one.
+func WellKnownCommunity(name string) (uint32, bool) {
+	v, ok := wellKnownCommunities[strings.ToLower(name)]
+	return v, ok
+}
+
+// WellKnownCommunityNames lists the well-known community names, sorted.
+func WellKnownCommunityNames() []string {
+	return slices.Sorted(maps.Keys(wellKnownCommunities))
+}
+
+// FormatCommunity writes a standard community as "a:b".
+func FormatCommunity(v uint32) string {
+	return fmt.Sprintf("%d:%d", v>>16, v&0xFFFF)
+}
+
 // ParseCommunity parses a standard community "a:b", each part 0-65535
-// (RFC 1997). Errors say what is wrong without repeating s.
+// (RFC 1997), or a well-known name ([WellKnownCommunity]). Errors say what
+// is wrong without repeating s.
 func ParseCommunity(s string) (uint32, error) {
+	if v, ok := WellKnownCommunity(s); ok {
+		return v, nil
+	}
 	parts := strings.Split(s, ":")
 	if len(parts) != 2 {
 		return 0, errors.New("want two numbers a:b (each 0-65535)")
@@ -84,25 +122,97 @@ func parseUint(s string, bits int) (uint32, error) {
 	return uint32(v), nil
 }
 
-// ValidateCommunity checks one entry of BGPAdvertisement spec.communities:
-// "a:b" or "large:a:b:c".
+// ValidateCommunity checks one community value: "a:b", "large:a:b:c" or a
+// well-known name. Alias names are not values: see [ResolveCommunities].
 func ValidateCommunity(s string) error {
-	if rest, ok := strings.CutPrefix(s, LargeCommunityPrefix); ok {
-		_, err := ParseLargeCommunity(rest)
-		return err
-	}
-	_, err := ParseCommunity(s)
+	_, err := canonicalCommunity(s)
 	return err
 }
 
+// canonicalCommunity parses a community value and writes it the one way
+// the speaker announces it: "a:b" (well-known names too) or "large:a:b:c",
+// in decimal without leading zeros.
+func canonicalCommunity(s string) (string, error) {
+	if rest, ok := strings.CutPrefix(s, LargeCommunityPrefix); ok {
+		l, err := ParseLargeCommunity(rest)
+		if err != nil {
+			return "", err
+		}
+		return LargeCommunityPrefix + l.String(), nil
+	}
+	v, err := ParseCommunity(s)
+	if err != nil {
+		return "", err
+	}
+	return FormatCommunity(v), nil
+}
+
 // ValidateCommunities reports the entries of spec.communities (at path) the
-// speaker could not announce.
+// speaker could not announce without knowing any Community alias: an alias
+// name is reported as unknown. [ResolveCommunities] knows the aliases.
 func ValidateCommunities(path *field.Path, communities []string) field.ErrorList {
+	_, errs := resolveCommunities(path, communities, nil)
+	return errs
+}
+
+// ResolveCommunities is the one reading of a BGPAdvertisement's
+// spec.communities, for admission and the speaker alike: each entry is a
+// standard community "a:b", a large one "large:a:b:c", a well-known name
+// (any case) or the name of an alias in aliases (alias name to value, from
+// [CommunityAliases]). It returns the values to announce, written as
+// canonicalCommunity does ("a:b" or "large:a:b:c"), each once, in the
+// order of entries, and an error under spec.communities[i] for each entry
+// that is none of these: the speaker announces nothing for an
+// advertisement with any (docs/api.md).
+func ResolveCommunities(entries []string, aliases map[string]string) ([]string, field.ErrorList) {
+	return resolveCommunities(field.NewPath("spec", "communities"), entries, aliases)
+}
+
+func resolveCommunities(path *field.Path, entries []string, aliases map[string]string) ([]string, field.ErrorList) {
+	var out []string
 	var errs field.ErrorList
-	for i, c := range communities {
-		if err := ValidateCommunity(c); err != nil {
-			errs = append(errs, field.Invalid(path.Index(i), c, err.Error()))
+	for i, e := range entries {
+		v, err := resolveCommunity(path.Index(i), e, aliases)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
-	return errs
+	return out, errs
+}
+
+func resolveCommunity(path *field.Path, entry string, aliases map[string]string) (string, *field.Error) {
+	if !IsCommunityAlias(entry) {
+		v, err := canonicalCommunity(entry)
+		if err != nil {
+			return "", field.Invalid(path, entry, err.Error())
+		}
+		return v, nil
+	}
+	value, ok := aliases[entry]
+	if !ok {
+		e := field.NotFound(path, entry)
+		e.Detail = "no Community object defines this alias (or several define it with different values), " +
+			"and it is not a well-known community name (" + strings.Join(WellKnownCommunityNames(), ", ") + ")"
+		return "", e
+	}
+	v, err := canonicalCommunity(value)
+	if err != nil {
+		return "", field.Invalid(path, entry, fmt.Sprintf("the Community alias stands for %q: %v", value, err))
+	}
+	return v, nil
+}
+
+// IsCommunityAlias reports whether an entry of spec.communities names a
+// Community alias rather than giving a value: it has no ':' (as every
+// standard and large community has) and is no well-known name.
+func IsCommunityAlias(entry string) bool {
+	if strings.Contains(entry, ":") {
+		return false
+	}
+	_, known := WellKnownCommunity(entry)
+	return !known
 }

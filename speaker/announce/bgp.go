@@ -1,0 +1,203 @@
+package announce
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/ironlb/ironlb/api/v1beta1/validation"
+)
+
+// bgpMatch is one advertisement matching an address and the nodes that
+// advertise the address under it.
+type bgpMatch struct {
+	adv   *BGPAdvertisement
+	nodes map[string]bool
+}
+
+// addrRoutes are the advertisements an address is advertised under and the
+// pool entry holding it, which bounds its aggregates.
+type addrRoutes struct {
+	entry   Entry // zero when no entry of its pool holds it
+	matches []bgpMatch
+}
+
+// refuseAggregations leaves out of c.bgp every advertisement whose
+// aggregation length would announce addresses outside an entry of a pool it
+// announces, and returns why, by name. The pools checked are the Ready ones
+// it selects and any it selects that holds an address (a pool kept by its
+// services while invalid): a pool that is not Ready and holds nothing
+// announces nothing, so it cannot make an advertisement of a valid pool go
+// dark.
+func (c *computation) refuseAggregations(homes map[netip.Addr]home) map[string][]*validation.AggregationError {
+	holding := map[string]bool{}
+	for _, h := range homes {
+		holding[h.pool.Name] = true
+	}
+	var refused map[string][]*validation.AggregationError
+	kept := make([]BGPAdvertisement, 0, len(c.bgp))
+	for _, a := range c.bgp {
+		if a.AggregationLength == nil && a.AggregationLengthV6 == nil {
+			kept = append(kept, a) // one route per address always fits
+			continue
+		}
+		var pools []validation.PoolEntries
+		for i := range c.pools {
+			p := &c.pools[i]
+			if (!p.NotReady || holding[p.Name]) && a.Pools.Matches(*p) {
+				pools = append(pools, p.aggregationEntries())
+			}
+		}
+		if errs := validation.CheckAggregation(a.AggregationLength, a.AggregationLengthV6, pools); len(errs) > 0 {
+			if refused == nil {
+				refused = map[string][]*validation.AggregationError{}
+			}
+			refused[a.Name] = errs
+			continue
+		}
+		kept = append(kept, a)
+	}
+	c.bgp = kept
+	return refused
+}
+
+// aggregationEntries are p's entries in the form the aggregation rule
+// checks.
+func (p *Pool) aggregationEntries() validation.PoolEntries {
+	out := validation.PoolEntries{Name: p.Name, Entries: make([]validation.Entry, len(p.Entries))}
+	for i, e := range p.Entries {
+		out.Entries[i] = validation.Entry{Text: e.text(), First: e.First, Last: e.Last}
+	}
+	return out
+}
+
+// decideBGP returns, per matching advertisement, the nodes advertising the
+// address, and the union of those nodes.
+func (c *computation) decideBGP(p *poolPlan, users []*Service) ([]bgpMatch, []string) {
+	if len(p.bgp) == 0 {
+		return nil, nil
+	}
+	if anyCluster(users) {
+		matches := make([]bgpMatch, 0, len(p.bgp))
+		for _, a := range p.bgp {
+			if len(a.nodes) > 0 {
+				matches = append(matches, bgpMatch{adv: a.bgp, nodes: a.nodes})
+			}
+		}
+		return matches, p.bgpAll
+	}
+	var matches []bgpMatch
+	all := map[string]bool{}
+	for _, a := range p.bgp {
+		nodes := map[string]bool{}
+		for _, n := range endpointNodesIn(users, a.nodes) {
+			nodes[n] = true
+			all[n] = true
+		}
+		if len(nodes) > 0 {
+			matches = append(matches, bgpMatch{adv: a.bgp, nodes: nodes})
+		}
+	}
+	return matches, sortedKeys(all)
+}
+
+// Routes returns the BGP routes node advertises, sorted by prefix then peers.
+// Addresses aggregated into one prefix give one route. Advertisements that
+// give the same prefix to the same peers are merged: communities are joined
+// and the highest localPref is kept.
+func (r Result) Routes(node string) []Route {
+	type key struct {
+		prefix netip.Prefix
+		peers  string
+	}
+	templates := map[*BGPAdvertisement]Route{}
+	merged := make(map[key]*Route, len(r.bgpMatches))
+	for ip, ar := range r.bgpMatches {
+		for _, m := range ar.matches {
+			if !m.nodes[node] {
+				continue
+			}
+			tmpl, ok := templates[m.adv]
+			if !ok {
+				tmpl = routeTemplate(m.adv)
+				templates[m.adv] = tmpl
+			}
+			rt := tmpl
+			rt.Prefix = prefixFor(ip, ar.entry, m.adv)
+			k := key{rt.Prefix, strings.Join(rt.Peers, ",")}
+			if prev, ok := merged[k]; ok {
+				mergeRoute(prev, rt)
+				continue
+			}
+			merged[k] = &rt
+		}
+	}
+	type keyed struct {
+		k  key
+		rt *Route
+	}
+	sorted := make([]keyed, 0, len(merged))
+	for k, rt := range merged {
+		sorted = append(sorted, keyed{k, rt})
+	}
+	slices.SortFunc(sorted, func(a, b keyed) int {
+		if c := a.k.prefix.Addr().Compare(b.k.prefix.Addr()); c != 0 {
+			return c
+		}
+		if c := a.k.prefix.Bits() - b.k.prefix.Bits(); c != 0 {
+			return c
+		}
+		return strings.Compare(a.k.peers, b.k.peers)
+	})
+	out := make([]Route, len(sorted))
+	for i, s := range sorted {
+		out[i] = *s.rt
+	}
+	return out
+}
+
+// prefixFor masks ip to the advertisement's aggregation length, within
+// entry, the pool entry holding ip. Advertisements whose aggregates leave
+// their entries were refused by Compute; what is left is an address that
+// no entry of its pool holds (a pool edit in flight): its aggregate would
+// cover addresses of no pool, so it is announced on its own instead.
+func prefixFor(ip netip.Addr, entry Entry, a *BGPAdvertisement) netip.Prefix {
+	bits := ip.BitLen()
+	agg := a.AggregationLength
+	if ip.Is6() {
+		agg = a.AggregationLengthV6
+	}
+	if agg != nil && int(*agg) < bits && entry.Contains(ip) {
+		if _, outside := validation.AggregateOutside(entry.First, entry.Last, int(*agg)); !outside {
+			bits = max(int(*agg), 0) // only an entry of the whole space takes /0
+		}
+	}
+	prefix, _ := ip.Prefix(bits) // bits is within 0..BitLen: cannot fail
+	return prefix
+}
+
+// routeTemplate holds the attributes an advertisement gives all its routes.
+func routeTemplate(a *BGPAdvertisement) Route {
+	rt := Route{LocalPref: a.LocalPref}
+	if len(a.Peers) > 0 {
+		rt.Peers = sortedUnique(a.Peers)
+	}
+	for _, c := range a.Communities {
+		if large, ok := strings.CutPrefix(c, "large:"); ok {
+			rt.LargeCommunities = append(rt.LargeCommunities, large)
+		} else {
+			rt.Communities = append(rt.Communities, c)
+		}
+	}
+	rt.Communities = sortedUnique(rt.Communities)
+	rt.LargeCommunities = sortedUnique(rt.LargeCommunities)
+	return rt
+}
+
+func mergeRoute(into *Route, from Route) {
+	into.Communities = sortedUnique(append(slices.Clone(into.Communities), from.Communities...))
+	into.LargeCommunities = sortedUnique(append(slices.Clone(into.LargeCommunities), from.LargeCommunities...))
+	if from.LocalPref != nil && (into.LocalPref == nil || *from.LocalPref > *into.LocalPref) {
+		into.LocalPref = from.LocalPref
+	}
+}

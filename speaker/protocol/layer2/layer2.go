@@ -1,0 +1,151 @@
+// Package layer2 is layer-2 announcement as the speaker drives it: it reads
+// L2Advertisements into the decision, hands this node's share (the addresses
+// it won, with their interfaces) to the ARP/NDP responder of speaker/layer2,
+// and writes L2Advertisement status: matchedPools and Ready (advertisement.go),
+// this node's entry of status.nodes and the Announced condition that sums the
+// entries up (nodes.go). The owner of each address is elected in
+// speaker/announce (layer2.go there).
+package layer2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/speaker/announce"
+	"github.com/ironlb/ironlb/speaker/protocol"
+)
+
+// Name labels layer 2 in ironlb_announced{protocol}.
+const Name = "layer2"
+
+// Announcer answers ARP/NDP for the addresses it is given
+// (*layer2.Announcer of speaker/layer2).
+type Announcer interface {
+	// SetOwned replaces the addresses this node answers for, each with the
+	// interfaces to answer on (nil: automatic).
+	SetOwned(owned map[netip.Addr][]string)
+	// Unannounced returns the owned addresses no interface could carry at
+	// the last interface scan, with why: for the status.nodes entry.
+	Unannounced() map[netip.Addr]string
+}
+
+// Protocol announces this node's layer-2 share through an Announcer.
+type Protocol struct {
+	announcer Announcer
+	env       protocol.Env
+	reader    client.Reader // the informer cache
+	writer    client.Client // status writes go straight to the API server
+	log       logr.Logger
+
+	// advertisements are the L2Advertisements of the decision being made:
+	// written by Read, used by Apply (the decision goroutine).
+	advertisements []advertisement
+	// owners names, for each address this node answers for, the
+	// L2Advertisements that make it do so; read by the status loop.
+	owners atomic.Pointer[map[netip.Addr][]string]
+}
+
+var _ protocol.Protocol = (*Protocol)(nil)
+
+// New returns layer 2 driving a.
+func New(a Announcer) *Protocol { return &Protocol{announcer: a} }
+
+// Name implements protocol.Protocol.
+func (*Protocol) Name() string { return Name }
+
+// Setup implements protocol.Protocol: L2Advertisement spec changes
+// recompute, and the status.nodes loop runs beside the manager.
+func (p *Protocol) Setup(mgr manager.Manager, env protocol.Env) ([]protocol.Watch, error) {
+	p.env, p.log = env, env.Log
+	p.reader, p.writer = mgr.GetCache(), mgr.GetClient()
+	if err := mgr.Add(manager.RunnableFunc(p.runNodeStatus)); err != nil {
+		return nil, err
+	}
+	return []protocol.Watch{{
+		Object:     &v1beta1.L2Advertisement{},
+		Predicates: []predicate.Predicate{predicate.GenerationChangedPredicate{}},
+	}}, nil
+}
+
+// Read implements protocol.Protocol. The objects are the cache's own (no
+// deep copy): they are only read.
+func (p *Protocol) Read(ctx context.Context, in *announce.Input) error {
+	var list v1beta1.L2AdvertisementList
+	if err := p.reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("listing L2Advertisements from cache: %w", err)
+	}
+	p.advertisements = p.advertisements[:0]
+	for i := range list.Items {
+		a := parse(&list.Items[i])
+		p.advertisements = append(p.advertisements, a)
+		in.L2Advertisements = append(in.L2Advertisements, a.adv)
+	}
+	return nil
+}
+
+// Apply implements protocol.Protocol: the announcer answers for the
+// addresses this node won, and nothing else.
+func (p *Protocol) Apply(ctx context.Context, d protocol.Decision) error {
+	owned := d.Result.L2Owned(d.Node)
+	p.announcer.SetOwned(owned)
+	owners := ownersOf(d.Result, owned)
+	p.owners.Store(&owners)
+	if !d.WritesShared {
+		return nil
+	}
+	var errs []error
+	for _, a := range p.advertisements {
+		errs = append(errs, a.writeStatus(ctx, p.writer, d.Input.Pools))
+	}
+	return errors.Join(errs...)
+}
+
+// ownersOf names, for each address of owned, the L2Advertisements under
+// which this node answers for it: those selecting this node and the
+// address's pool. Their status is where a problem announcing it shows.
+func ownersOf(res announce.Result, owned map[netip.Addr][]string) map[netip.Addr][]string {
+	out := make(map[netip.Addr][]string, len(owned))
+	for ip := range owned {
+		out[ip] = res.L2Advertisements(ip)
+	}
+	return out
+}
+
+// ownersNow is the owners of the last Apply, empty before the first.
+func (p *Protocol) ownersNow() map[netip.Addr][]string {
+	if o := p.owners.Load(); o != nil {
+		return *o
+	}
+	return nil
+}
+
+// Announcers implements protocol.Protocol: each address has one owner.
+func (*Protocol) Announcers(res announce.Result) map[netip.Addr][]string {
+	out := make(map[netip.Addr][]string, len(res.L2))
+	for ip, a := range res.L2 {
+		out[ip] = []string{a.Node}
+	}
+	return out
+}
+
+// EventNote implements protocol.Protocol.
+func (*Protocol) EventNote(ip netip.Addr, was, now []string) string {
+	if len(now) == 0 {
+		return fmt.Sprintf("%s is no longer announced by layer 2 (was node %s): no eligible node", ip, strings.Join(was, ", "))
+	}
+	note := fmt.Sprintf("Announcing %s by layer 2 from node %s", ip, strings.Join(now, ", "))
+	if len(was) > 0 {
+		note += fmt.Sprintf(", taking over from node %s", strings.Join(was, ", "))
+	}
+	return note
+}

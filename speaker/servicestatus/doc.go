@@ -1,0 +1,22 @@
+// Package servicestatus writes ServiceAnnouncement objects: per announced
+// Service, the node answering for each address at layer 2 and the nodes
+// advertising each over BGP with their peers (docs/api.md).
+//
+// Every speaker computes the whole cluster's decision (speaker/announce), so
+// any of them can write any Service's object. Exactly one does: the writer
+// of a Service is the live speaker with the highest rendezvous score for the
+// Service's key, the rule announce.Winner applies to addresses. Writes thus
+// spread over the nodes, and when a writer dies only its Services move to
+// another writer, which rewrites an object only if what is stored differs.
+//
+// Cost: each decision builds the objects of this speaker's Services only
+// (about 1/N of them for N live speakers) and compares them with the
+// informer cache of ServiceAnnouncements, so a decision that changes
+// nothing writes nothing. A changed Service costs one status write; a
+// newly announced one a create and a status write; one no longer announced
+// a delete.
+//
+// desired.go builds the objects from the decision, plan.go decides the
+// writes (pure, table-tested), writer.go picks the writer, sync.go does
+// the writes.
+package servicestatus

@@ -1,0 +1,315 @@
+package servicestatus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/speaker/announce"
+	"github.com/ironlb/ironlb/speaker/protocol"
+	bgpprotocol "github.com/ironlb/ironlb/speaker/protocol/bgp"
+)
+
+// Name names the writer among the speaker's protocols (see Writer's doc).
+const Name = "serviceannouncements"
+
+// recentWriteGrace is how long a write is trusted over a cache that does
+// not show it yet: meanwhile the same write is not repeated.
+const recentWriteGrace = 10 * time.Second
+
+// Retry back-off after failed writes.
+const (
+	minBackoff = time.Second
+	maxBackoff = 30 * time.Second
+)
+
+// SpeakerWriter writes the ServiceAnnouncements of the Services this speaker
+// is the writer of. It plugs into the speaker as a protocol.Protocol that
+// announces nothing: Setup gives it the manager's cache and client and runs
+// its write loop, Apply hands it each decision. Writes happen in that loop,
+// never in the decision goroutine, so an API server that is slow or
+// unreachable never delays failover.
+type SpeakerWriter struct {
+	node   string
+	log    logr.Logger
+	reader client.Reader // the informer cache
+	client client.Client
+
+	mu      sync.Mutex
+	pending *protocol.Decision // the latest decision not yet written
+	kick    chan struct{}
+
+	// Owned by the write loop.
+	writers writers
+	recent  map[string]recentWrite
+}
+
+type recentWrite struct {
+	action Action
+	status v1beta1.ServiceAnnouncementStatus
+	at     time.Time
+}
+
+var _ protocol.Protocol = (*SpeakerWriter)(nil)
+
+// New returns the writer of node's speaker.
+func New(node string) *SpeakerWriter {
+	return &SpeakerWriter{node: node, kick: make(chan struct{}, 1), recent: map[string]recentWrite{}}
+}
+
+// Name implements protocol.Protocol.
+func (*SpeakerWriter) Name() string { return Name }
+
+// Setup implements protocol.Protocol: the write loop runs beside the
+// manager, and an object created or deleted by anyone recomputes, so that
+// one deleted by hand is written again (and a create that lost a race is
+// followed by its status). Updates by the writers themselves do not.
+func (w *SpeakerWriter) Setup(mgr manager.Manager, env protocol.Env) ([]protocol.Watch, error) {
+	w.log = env.Log.WithName("serviceannouncements")
+	w.reader, w.client = mgr.GetCache(), mgr.GetClient()
+	if err := mgr.Add(manager.RunnableFunc(w.run)); err != nil {
+		return nil, err
+	}
+	createdOrDeleted := predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }}
+	return []protocol.Watch{{Object: &v1beta1.ServiceAnnouncement{}, Predicates: []predicate.Predicate{createdOrDeleted}}}, nil
+}
+
+// Read implements protocol.Protocol: the decision needs nothing of it.
+func (*SpeakerWriter) Read(context.Context, *announce.Input) error { return nil }
+
+// Apply implements protocol.Protocol: it hands d to the write loop,
+// replacing any decision not yet written. An isolated speaker's view is not
+// the others', so it writes nothing.
+func (w *SpeakerWriter) Apply(_ context.Context, d protocol.Decision) error {
+	if d.Isolated {
+		return nil
+	}
+	w.mu.Lock()
+	w.pending = &d
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Announcers implements protocol.Protocol: it announces nothing.
+func (*SpeakerWriter) Announcers(announce.Result) map[netip.Addr][]string { return nil }
+
+// EventNote implements protocol.Protocol; never called, as it announces
+// nothing.
+func (*SpeakerWriter) EventNote(netip.Addr, []string, []string) string { return "" }
+
+// run writes each decision handed to Apply, the latest one only when
+// several came meanwhile, and retries a failed one with back-off.
+func (w *SpeakerWriter) run(ctx context.Context) error {
+	backoff := minBackoff
+	var retry <-chan time.Time
+	var last *protocol.Decision
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.kick:
+		case <-retry:
+		}
+		w.mu.Lock()
+		if w.pending != nil {
+			last, w.pending = w.pending, nil
+		}
+		w.mu.Unlock()
+		if last == nil {
+			continue
+		}
+		retry = nil
+		if err := w.Sync(ctx, *last); err != nil {
+			w.log.Error(err, "Writing ServiceAnnouncements; retrying", "in", backoff.String())
+			retry = time.After(backoff)
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+	}
+}
+
+// Sync writes what d changes in the ServiceAnnouncements this speaker
+// writes.
+func (w *SpeakerWriter) Sync(ctx context.Context, d protocol.Decision) error {
+	var list v1beta1.ServiceAnnouncementList
+	if err := w.reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("listing ServiceAnnouncements from cache: %w", err)
+	}
+	w.writers.reset(d.Input.Live)
+	mine := func(key string) bool { return w.writers.of(key) == w.node }
+	peers, err := w.peersFunc(ctx, d)
+	if err != nil {
+		return err
+	}
+	want := Desired(d.Result, mine, peers)
+	stored := storedOf(list.Items)
+	services, err := w.serviceUIDs(ctx, want)
+	if err != nil {
+		return err
+	}
+	writes := w.skipRecent(Plan(want, Announced(d.Result), mine, stored, services), time.Now())
+	var errs []error
+	for _, wr := range writes {
+		errs = append(errs, w.write(ctx, wr))
+	}
+	if len(w.writers.byKey) > 2*len(stored)+1024 {
+		w.writers.byKey = map[string]string{} // forget Services long gone
+	}
+	return errors.Join(errs...)
+}
+
+// storedOf indexes the cached objects by key.
+func storedOf(items []v1beta1.ServiceAnnouncement) map[string]Stored {
+	out := make(map[string]Stored, len(items))
+	for i := range items {
+		o := &items[i]
+		s := Stored{UID: o.UID, Status: o.Status}
+		for _, ref := range o.OwnerReferences {
+			if ref.Kind == "Service" && ref.APIVersion == "v1" {
+				s.Owner = ref.UID
+			}
+		}
+		out[o.Namespace+"/"+o.Name] = s
+	}
+	return out
+}
+
+// serviceUIDs reads from the cache the UIDs of the Services in want (only
+// this speaker's share: the others' are not needed).
+func (w *SpeakerWriter) serviceUIDs(ctx context.Context, want map[string]v1beta1.ServiceAnnouncementStatus) (map[string]types.UID, error) {
+	out := make(map[string]types.UID, len(want))
+	for key := range want {
+		var svc corev1.Service
+		err := w.reader.Get(ctx, keyName(key), &svc, client.UnsafeDisableDeepCopy)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading Service %s from cache: %w", key, err)
+		}
+		out[key] = svc.UID
+	}
+	return out, nil
+}
+
+// peersFunc returns the BGPPeers each node sends an address to. When no
+// BGPAdvertisement names peers, every route goes to every peer of its node,
+// and the decision's routes need not be built; otherwise each node's routes
+// are built once, when first asked for.
+func (w *SpeakerWriter) peersFunc(ctx context.Context, d protocol.Decision) (PeersFunc, error) {
+	if len(d.Result.BGP) == 0 {
+		return func(string, netip.Addr) []string { return nil }, nil
+	}
+	var list v1beta1.BGPPeerList
+	if err := w.reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("listing BGPPeers from cache: %w", err)
+	}
+	nodePeers := bgpprotocol.NodePeers(list.Items, d.Input.Nodes)
+	restricted := slices.ContainsFunc(d.Input.BGPAdvertisements, func(a announce.BGPAdvertisement) bool { return len(a.Peers) > 0 })
+	if !restricted {
+		return func(node string, _ netip.Addr) []string { return nodePeers[node] }, nil
+	}
+	routes := map[string][]announce.Route{}
+	return func(node string, ip netip.Addr) []string {
+		rts, ok := routes[node]
+		if !ok {
+			rts = d.Result.Routes(node)
+			routes[node] = rts
+		}
+		return bgpprotocol.RoutePeers(rts, ip, nodePeers[node])
+	}, nil
+}
+
+// skipRecent drops the writes this speaker made already within
+// recentWriteGrace that the cache does not show yet, and forgets older
+// ones.
+func (w *SpeakerWriter) skipRecent(writes []Write, now time.Time) []Write {
+	for k, r := range w.recent {
+		if now.Sub(r.at) >= recentWriteGrace {
+			delete(w.recent, k)
+		}
+	}
+	return slices.DeleteFunc(writes, func(wr Write) bool {
+		r, ok := w.recent[wr.Key]
+		if !ok {
+			return false
+		}
+		if wr.Action == Delete {
+			return r.action == Delete
+		}
+		return r.action != Delete && equality.Semantic.DeepEqual(r.status, wr.Status)
+	})
+}
+
+// write makes one write and remembers it.
+func (w *SpeakerWriter) write(ctx context.Context, wr Write) error {
+	obj := &v1beta1.ServiceAnnouncement{ObjectMeta: metav1.ObjectMeta{
+		Namespace: keyName(wr.Key).Namespace, Name: keyName(wr.Key).Name, UID: wr.UID,
+	}}
+	var err error
+	switch wr.Action {
+	case Create:
+		var created bool
+		if created, err = w.create(ctx, obj, wr); err == nil && !created {
+			return nil // not written: nothing to remember
+		}
+	case Update:
+		err = protocol.ApplyStatus(ctx, w.client, obj, wr.Status, protocol.AdvertisementFieldOwner)
+	case Delete:
+		err = client.IgnoreNotFound(w.client.Delete(ctx, obj, client.Preconditions{UID: &wr.UID}))
+		if apierrors.IsConflict(err) {
+			err = nil // a newer object of the name: not this write's to delete
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s ServiceAnnouncement %s: %w", strings.ToLower(string(wr.Action)), wr.Key, err)
+	}
+	w.recent[wr.Key] = recentWrite{action: wr.Action, status: wr.Status, at: time.Now()}
+	return nil
+}
+
+// create makes the object, owned by its Service (wr.UID) so that it goes
+// with it, then writes its status: the status subresource ignores status
+// on create.
+// It reports false, without error, when the object exists already.
+func (w *SpeakerWriter) create(ctx context.Context, obj *v1beta1.ServiceAnnouncement, wr Write) (bool, error) {
+	obj.UID = ""
+	obj.OwnerReferences = []metav1.OwnerReference{{
+		APIVersion: "v1", Kind: "Service", Name: obj.Name, UID: wr.UID, Controller: new(true),
+	}}
+	if err := w.client.Create(ctx, obj); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return false, nil // the cache will show it, and its creation recomputes
+		}
+		return false, err
+	}
+	return true, protocol.ApplyStatus(ctx, w.client, obj, wr.Status, protocol.AdvertisementFieldOwner)
+}
+
+// keyName splits "namespace/name".
+func keyName(key string) types.NamespacedName {
+	ns, name, _ := strings.Cut(key, "/")
+	return types.NamespacedName{Namespace: ns, Name: name}
+}
