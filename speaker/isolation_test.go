@@ -16,7 +16,6 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 
 	"github.com/ironlb/ironlb/speaker"
-	"github.com/ironlb/ironlb/speaker/announce"
 	"github.com/ironlb/ironlb/speaker/member"
 )
 
@@ -69,7 +68,7 @@ func TestIsolatedSpeakerReportsAndRecovers(t *testing.T) {
 	var mine, theirs string
 	for i := 10; i < 80 && (mine == "" || theirs == ""); i++ {
 		ip := netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i))
-		if w, _ := announce.Winner(ip, []string{"node-a", "node-b"}); w == "node-a" && mine == "" {
+		if w, _ := newestWinner(ip, []string{"node-a", "node-b"}); w == "node-a" && mine == "" {
 			mine = ip.String()
 		} else if w == "node-b" && theirs == "" {
 			theirs = ip.String()

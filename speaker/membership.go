@@ -173,7 +173,7 @@ type gossipView struct {
 // reached anyone since it started is held back. That is the speaker with a
 // wrong or rotated key, or a blocked port, and it must not take addresses
 // from the speakers that have been serving them.
-func assessGossip(self string, nodes []corev1.Node, live map[string]bool, reach map[string]member.Outcome, settled bool) gossipView {
+func assessGossip(self string, elig announce.Eligibility, nodes []corev1.Node, live map[string]bool, reach map[string]member.Outcome, settled bool) gossipView {
 	v := gossipView{Outcome: map[string]member.Outcome{}}
 	for n := range live {
 		if n != self {
@@ -182,7 +182,7 @@ func assessGossip(self string, nodes []corev1.Node, live map[string]bool, reach 
 	}
 	for i := range nodes {
 		n := &nodes[i]
-		if n.Name == self || !expectedSpeaker(n, live, reach) {
+		if n.Name == self || !expectedSpeaker(n, elig, live, reach) {
 			continue
 		}
 		v.Expected = append(v.Expected, n.Name)
@@ -200,9 +200,9 @@ func assessGossip(self string, nodes []corev1.Node, live map[string]bool, reach 
 }
 
 // expectedSpeaker reports whether n's speaker should answer this one.
-func expectedSpeaker(n *corev1.Node, live map[string]bool, reach map[string]member.Outcome) bool {
+func expectedSpeaker(n *corev1.Node, elig announce.Eligibility, live map[string]bool, reach map[string]member.Outcome) bool {
 	all := map[string]bool{n.Name: true}
-	if !announce.Eligible(nodeFrom(n), all) {
+	if !elig.Eligible(nodeFrom(n), all) {
 		return false
 	}
 	if live[n.Name] {
@@ -273,7 +273,7 @@ func verb(names []string, one, many string) string {
 // starts, changes or ends, and returns whether the speaker must claim
 // nothing.
 func (s *Speaker) checkIsolation(st *clusterState, live map[string]bool) bool {
-	v := assessGossip(s.cfg.NodeName, st.nodes, live, s.reach.snapshot(), s.settled)
+	v := assessGossip(s.cfg.NodeName, s.cfg.Eligibility, st.nodes, live, s.reach.snapshot(), s.settled)
 	s.metrics.expected.Set(float64(v.members(s.cfg.NodeName, live)))
 	msg := ""
 	if v.Isolated {

@@ -96,7 +96,7 @@ func TestAssessGossip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := assessGossip("node-a", tt.nodes, tt.live, tt.reach, tt.settled)
+			v := assessGossip("node-a", announce.Eligibility{}, tt.nodes, tt.live, tt.reach, tt.settled)
 			if diff := cmp.Diff(tt.wantExpected, v.Expected); diff != "" {
 				t.Errorf("expected (-want +got):\n%s", diff)
 			}

@@ -21,6 +21,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/speaker/announce"
 	"github.com/ironlb/ironlb/speaker/bfd"
 	"github.com/ironlb/ironlb/speaker/bgp"
 	"github.com/ironlb/ironlb/speaker/layer2"
@@ -169,6 +170,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	// The protocols this speaker announces by: the one place they are
 	// registered. Each is driven the same way (speaker/protocol).
 	opts.Config.Registerer = crmetrics.Registry
+	opts.Config.Eligibility = announce.Eligibility{IgnoreExcludeLabel: opts.IgnoreExcludeLB}
 	bgpProto := bgpprotocol.New(bgpSpeaker, opts.SecretNamespace)
 	bfdManager := startBFD(log, bgpProto)
 	if bfdManager != nil {

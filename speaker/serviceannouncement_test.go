@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
-	"github.com/ironlb/ironlb/speaker/announce"
 )
 
 // Two speakers write each Service's ServiceAnnouncement once, leave it alone
@@ -39,7 +38,7 @@ func TestServiceAnnouncements(t *testing.T) {
 	owner := map[string]string{}
 	for name, ip := range ips {
 		lbService(t, c, name, nil, false, ip)
-		owner[name], _ = announce.Winner(netip.MustParseAddr(ip), []string{"node-a", "node-b"})
+		owner[name], _ = newestWinner(netip.MustParseAddr(ip), []string{"node-a", "node-b"})
 	}
 	versions := map[string]string{}
 	for name, ip := range ips {

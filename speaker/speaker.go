@@ -66,6 +66,9 @@ type Config struct {
 	SecretNamespace string
 	// Registerer gets ironlb_announced and the ironlb_speaker_* gauges.
 	Registerer prometheus.Registerer
+	// Eligibility is the rule of which nodes may announce at all; every
+	// speaker must run with the same one (--ignore-exclude-lb).
+	Eligibility announce.Eligibility
 }
 
 // Speaker recomputes the decision and hands it to its protocols.
@@ -188,6 +191,7 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 	}
 	st.input.Live = live
 	st.input.WinnerVersion = s.agreedWinner(live)
+	st.input.Eligibility = s.cfg.Eligibility
 	d := protocol.Decision{
 		Node: s.cfg.NodeName, Self: st.self, Input: st.input,
 		Result: announce.Compute(st.input),

@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
-	"github.com/ironlb/ironlb/speaker/announce"
 	"github.com/ironlb/ironlb/speaker/member"
 )
 
@@ -305,7 +304,7 @@ func TestFailoverWithAPIServerStopped(t *testing.T) {
 	var mine, theirs string
 	for i := 40; i < 80 && (mine == "" || theirs == ""); i++ {
 		ip := netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i))
-		if w, _ := announce.Winner(ip, []string{"node-a", "node-c"}); w == "node-a" && mine == "" {
+		if w, _ := newestWinner(ip, []string{"node-a", "node-c"}); w == "node-a" && mine == "" {
 			mine = ip.String()
 		} else if w == "node-c" && theirs == "" {
 			theirs = ip.String()

@@ -37,6 +37,7 @@ import (
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/speaker"
+	"github.com/ironlb/ironlb/speaker/announce"
 	"github.com/ironlb/ironlb/speaker/bgp"
 	"github.com/ironlb/ironlb/speaker/member"
 	bgpprotocol "github.com/ironlb/ironlb/speaker/protocol/bgp"
@@ -393,4 +394,10 @@ func addrs(ips ...string) map[netip.Addr][]string {
 		out[netip.MustParseAddr(ip)] = nil
 	}
 	return out
+}
+
+// newestWinner is the layer-2 owner the speakers under test elect: they are
+// all of this build, so they agree on the newest election it implements.
+func newestWinner(ip netip.Addr, nodes []string) (string, bool) {
+	return announce.WinnerVersions[len(announce.WinnerVersions)-1].Winner(ip, nodes)
 }

@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
-	"github.com/ironlb/ironlb/speaker/announce"
 	"github.com/ironlb/ironlb/speaker/member"
 )
 
@@ -103,7 +102,7 @@ func TestUnannouncedAddressShowsInStatus(t *testing.T) {
 	var mine string
 	for i := 10; mine == ""; i++ {
 		ip := netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", i))
-		if w, _ := announce.Winner(ip, []string{"node-a", "node-c"}); w == "node-a" {
+		if w, _ := newestWinner(ip, []string{"node-a", "node-c"}); w == "node-a" {
 			mine = ip.String()
 		}
 	}

@@ -107,7 +107,7 @@ func main() {
 	var opts Options
 	opts.InitFlags(flag.CommandLine)
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
+	ctrl.SetLogger(lazyValues(zap.New(zap.UseFlagOptions(&opts.Zap))))
 	log := ctrl.Log.WithName("setup")
 	if err := opts.Validate(); err != nil {
 		log.Error(err, "Invalid flags")

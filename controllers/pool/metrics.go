@@ -1,8 +1,9 @@
 package pool
 
 import (
-	"errors"
 	"math/big"
+
+	ctrlmetrics "github.com/ironlb/ironlb/controllers/metrics"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,28 +33,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, g := range []**prometheus.GaugeVec{&m.size, &m.used} {
-		if err := registerOrReuse(reg, g); err != nil {
+		if err := ctrlmetrics.RegisterOrReuse(reg, g); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
-}
-
-// registerOrReuse registers *c, or, when a controller set up earlier in
-// this process (tests, a restart in process) registered the same metric,
-// points *c at that one.
-func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
-	err := reg.Register(*c)
-	var dup prometheus.AlreadyRegisteredError
-	if err == nil || !errors.As(err, &dup) {
-		return err
-	}
-	existing, ok := dup.ExistingCollector.(C)
-	if !ok {
-		return err
-	}
-	*c = existing
-	return nil
 }
 
 func (m *metrics) record(pool string, st allocator.PoolStats) {

@@ -1,7 +1,7 @@
 package service
 
 import (
-	"errors"
+	ctrlmetrics "github.com/ironlb/ironlb/controllers/metrics"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -29,26 +29,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []**prometheus.CounterVec{&m.allocations, &m.failures} {
-		if err := registerOrReuse(reg, c); err != nil {
+		if err := ctrlmetrics.RegisterOrReuse(reg, c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
-}
-
-// registerOrReuse registers *c, or, when a controller set up earlier in
-// this process (tests, a restart in process) registered the same metric,
-// points *c at that one, so counts carry on.
-func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
-	err := reg.Register(*c)
-	var dup prometheus.AlreadyRegisteredError
-	if err == nil || !errors.As(err, &dup) {
-		return err
-	}
-	existing, ok := dup.ExistingCollector.(C)
-	if !ok {
-		return err
-	}
-	*c = existing
-	return nil
 }

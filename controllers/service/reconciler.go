@@ -97,11 +97,12 @@ func (r *Reconciler) reconcileNotLoadBalancer(ctx context.Context, svc *corev1.S
 	}
 	shown := ipam.IngressIPs(svc)
 	r.forget(ctx, key)
-	if err := r.clear(ctx, svc); err != nil {
+	cleared, err := r.clear(ctx, svc)
+	if err != nil {
 		return err
 	}
 	if released := append(shown, held.IPs...); len(released) > 0 {
-		r.Recorder.Eventf(svc, nil, corev1.EventTypeNormal, v1beta1.EventIPReleased, "Release",
+		r.Recorder.Eventf(cleared, nil, corev1.EventTypeNormal, v1beta1.EventIPReleased, "Release",
 			"Released %s: the Service is no longer of type LoadBalancer", joinIPs(released))
 	}
 	return nil
@@ -119,22 +120,23 @@ func (r *Reconciler) forget(ctx context.Context, key types.NamespacedName) {
 	log.FromContext(ctx).Info("Released addresses", "ips", held.IPs, "pool", held.Pool)
 }
 
-// clear removes the status, condition and annotation IronLB wrote. cached
-// is the cache's object: it is copied, not changed.
-func (r *Reconciler) clear(ctx context.Context, cached *corev1.Service) error {
+// clear removes the status, condition and annotation IronLB wrote, and
+// returns the Service as written. cached is the cache's object: it is
+// copied, not changed.
+func (r *Reconciler) clear(ctx context.Context, cached *corev1.Service) (*corev1.Service, error) {
 	orig, svc := cached, cached.DeepCopy()
 	svc.Status.LoadBalancer.Ingress = nil
 	meta.RemoveStatusCondition(&svc.Status.Conditions, v1beta1.ConditionIPAllocated)
 	if err := r.Client.Status().Patch(ctx, svc, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("clearing load-balancer status: %w", err)
+		return nil, fmt.Errorf("clearing load-balancer status: %w", err)
 	}
 	if _, ok := svc.Annotations[v1beta1.AnnotationAllocatedFromPool]; ok {
 		patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, v1beta1.AnnotationAllocatedFromPool))
 		if err := r.Client.Patch(ctx, svc, client.RawPatch(types.MergePatchType, patch)); err != nil {
-			return fmt.Errorf("removing annotation %s: %w", v1beta1.AnnotationAllocatedFromPool, err)
+			return nil, fmt.Errorf("removing annotation %s: %w", v1beta1.AnnotationAllocatedFromPool, err)
 		}
 	}
-	return nil
+	return svc, nil
 }
 
 func joinIPs(ips []netip.Addr) string {

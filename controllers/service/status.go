@@ -57,81 +57,93 @@ func (r *Reconciler) writeOutcome(ctx context.Context, svc *corev1.Service, o ou
 	oldCond := meta.FindStatusCondition(svc.Status.Conditions, v1beta1.ConditionIPAllocated)
 
 	cond := o.condition(svc.Generation)
-	conditions := slices.Clone(svc.Status.Conditions)
-	condChanged := meta.SetStatusCondition(&conditions, cond)
-	lbIngress := ingress(o.assignment.IPs)
-	ingressChanged := !equality.Semantic.DeepEqual(svc.Status.LoadBalancer.Ingress, lbIngress)
-	poolChanged := poolAnnotationChanged(svc, o.assignment.Pool)
-	if ingressChanged || condChanged || poolChanged {
-		if err := r.writeStatus(ctx, svc, lbIngress, conditions, o.assignment.Pool, poolChanged); err != nil {
+	regarding := svc // the events name the version last written
+	if p, changed := patchFor(svc, o.assignment, cond); changed {
+		written, err := r.writeStatus(ctx, svc, p, o.assignment.Pool)
+		if err != nil {
 			return err
 		}
+		regarding = written
 	}
-	r.announce(svc, o, oldIPs, oldCond, cond)
+	r.announce(regarding, o, oldIPs, oldCond, cond)
 	return nil
 }
 
 // statusPatch is the JSON merge patch of one status write, built from what
-// the write sets rather than by diffing two copies of the Service (which
-// cost more CPU than the rest of a reconcile). A merge patch replaces a
-// list whole, so the addresses and conditions go in full; the
-// resourceVersion read makes it fail, rather than overwrite, should anyone
-// have written the Service since (an optimistic lock).
+// changes rather than by diffing two copies of the Service: the diff (two
+// JSON encodings of the Service and a JSON merge) cost as much CPU as the
+// rest of the reconcile. As with any merge patch, a list that changes (the
+// addresses, the conditions) goes in whole.
 type statusPatch struct {
 	Metadata struct {
+		// ResourceVersion is the version read: the write fails, rather than
+		// overwrite, should anyone have written the Service since (an
+		// optimistic lock).
 		ResourceVersion string `json:"resourceVersion"`
-		// Annotations holds the pool annotation when it changes; nil
-		// removes it.
+		// Annotations holds the pool annotation when it changes; a nil
+		// value removes it.
 		Annotations map[string]*string `json:"annotations,omitempty"`
 	} `json:"metadata"`
 	Status struct {
-		LoadBalancer struct {
-			// Nil removes every address.
-			Ingress []corev1.LoadBalancerIngress `json:"ingress"`
-		} `json:"loadBalancer"`
-		Conditions []metav1.Condition `json:"conditions"`
+		LoadBalancer *loadBalancerPatch `json:"loadBalancer,omitempty"`
+		Conditions   []metav1.Condition `json:"conditions,omitempty"`
 	} `json:"status"`
 }
 
-// writeStatus writes the addresses, the conditions and, when poolChanged,
-// the pool annotation ("" removes it) in one request: the Service status
-// subresource keeps metadata changes (it resets only the spec), which halves
-// the API calls per Service.
-func (r *Reconciler) writeStatus(ctx context.Context, svc *corev1.Service, lbIngress []corev1.LoadBalancerIngress,
-	conditions []metav1.Condition, pool string, poolChanged bool) error {
+type loadBalancerPatch struct {
+	// Ingress nil removes every address.
+	Ingress []corev1.LoadBalancerIngress `json:"ingress"`
+}
+
+// patchFor returns the patch that brings svc's addresses, condition and
+// pool annotation in line with a and cond, and whether there is anything to
+// write.
+func patchFor(svc *corev1.Service, a allocator.Assignment, cond metav1.Condition) (statusPatch, bool) {
 	var p statusPatch
-	p.Metadata.ResourceVersion = svc.ResourceVersion
-	if poolChanged {
-		var value *string
-		if pool != "" {
-			value = &pool
-		}
-		p.Metadata.Annotations = map[string]*string{v1beta1.AnnotationAllocatedFromPool: value}
+	if lb := ingress(a.IPs); !equality.Semantic.DeepEqual(svc.Status.LoadBalancer.Ingress, lb) {
+		p.Status.LoadBalancer = &loadBalancerPatch{Ingress: lb}
 	}
-	p.Status.LoadBalancer.Ingress = lbIngress
-	p.Status.Conditions = conditions
+	conditions := slices.Clone(svc.Status.Conditions)
+	if meta.SetStatusCondition(&conditions, cond) {
+		p.Status.Conditions = conditions
+	}
+	if current, has := svc.Annotations[v1beta1.AnnotationAllocatedFromPool]; has != (a.Pool != "") || current != a.Pool {
+		p.setPool(a.Pool)
+	}
+	return p, p.Status.LoadBalancer != nil || p.Status.Conditions != nil || p.Metadata.Annotations != nil
+}
+
+// setPool sets ironlb.io/ip-allocated-from-pool to pool, or removes it for "".
+func (p *statusPatch) setPool(pool string) {
+	var value *string
+	if pool != "" {
+		value = &pool
+	}
+	p.Metadata.Annotations = map[string]*string{v1beta1.AnnotationAllocatedFromPool: value}
+}
+
+// writeStatus writes p, on top of the version of svc read, in one request
+// for status and annotation: the Service status subresource keeps metadata
+// changes (it resets only the spec), which halves the API calls per Service.
+// pool is the pool the Service now holds addresses of ("": none). It returns
+// the Service as written.
+func (r *Reconciler) writeStatus(ctx context.Context, svc *corev1.Service, p statusPatch, pool string) (*corev1.Service, error) {
+	p.Metadata.ResourceVersion = svc.ResourceVersion
 	data, err := json.Marshal(&p)
 	if err != nil {
-		return fmt.Errorf("writing load-balancer status: %w", err)
+		return nil, fmt.Errorf("writing load-balancer status: %w", err)
 	}
 	key := client.ObjectKeyFromObject(svc)
 	written := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: svc.Namespace, Name: svc.Name}}
 	r.own.begin(key, svc.ResourceVersion)
 	if err := r.Client.Status().Patch(ctx, written, client.RawPatch(types.MergePatchType, data)); err != nil {
 		r.own.forget(key)
-		return fmt.Errorf("writing load-balancer status: %w", err)
+		return nil, fmt.Errorf("writing load-balancer status: %w", err)
 	}
 	r.own.done(key, written.ResourceVersion)
 	// Should an API server ever drop metadata on status writes, fall
 	// back to a patch of the object itself.
-	return r.annotatePool(ctx, written, pool)
-}
-
-// poolAnnotationChanged reports whether ironlb.io/ip-allocated-from-pool
-// should change to name pool ("": be removed).
-func poolAnnotationChanged(svc *corev1.Service, pool string) bool {
-	current, has := svc.Annotations[v1beta1.AnnotationAllocatedFromPool]
-	return has != (pool != "") || current != pool
+	return written, r.annotatePool(ctx, written, pool)
 }
 
 func ingress(ips []netip.Addr) []corev1.LoadBalancerIngress {

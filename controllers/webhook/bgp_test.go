@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -11,8 +12,10 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
+	"github.com/ironlb/ironlb/api/v1beta1/validation"
 )
 
 // fakeReader serves objs as the API server would list them.
@@ -96,6 +99,30 @@ func TestBGPPeerAdmission(t *testing.T) {
 				t.Errorf("admission (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A hold time of 0 is valid in the API, so it is admitted, but the
+// speakers refuse it (speaker/protocol/bgp ErrHoldTimeZero): the answer
+// warns, with the words the session's message will use.
+func TestBGPPeerHoldTimeZeroWarns(t *testing.T) {
+	v := bgpPeerValidator{}
+	zero := bgpPeer("tor", func(s *v1beta1.BGPPeerSpec) { s.HoldTime = &metav1.Duration{} })
+	warnings, err := v.ValidateCreate(t.Context(), zero)
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	want := admission.Warnings{"spec.holdTime: " + validation.HoldTimeZeroUnsupported}
+	if diff := cmp.Diff(want, warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	warnings, err = v.ValidateUpdate(t.Context(), bgpPeer("tor", func(*v1beta1.BGPPeerSpec) {}), zero)
+	if err != nil || !cmp.Equal(want, warnings) {
+		t.Errorf("update: warnings %q, error %v; want %q", warnings, err, want)
+	}
+	nine := bgpPeer("tor", func(s *v1beta1.BGPPeerSpec) { s.HoldTime = &metav1.Duration{Duration: 9 * time.Second} })
+	if warnings, err := v.ValidateCreate(t.Context(), nine); err != nil || len(warnings) > 0 {
+		t.Errorf("hold time 9s: warnings %q, error %v; want neither", warnings, err)
 	}
 }
 

@@ -89,7 +89,7 @@ func newComputation(in Input) *computation {
 		elect: newElector(in.WinnerVersion),
 	}
 	for i := range in.Nodes {
-		if Eligible(in.Nodes[i], in.Live) {
+		if in.Eligibility.Eligible(in.Nodes[i], in.Live) {
 			c.nodes = append(c.nodes, &in.Nodes[i])
 		}
 	}

@@ -16,6 +16,9 @@
 //   - layer2.go: one owner per address, its interfaces;
 //   - bgp.go: the nodes advertising an address and the routes each node
 //     sends, aggregation included;
-//   - winner.go: the rendezvous hash electing the layer-2 owner;
+//   - winner.go: the rendezvous hash electing the layer-2 owner (version 1),
+//     and WinnerOf, the same rule for any key;
+//   - winner_version.go: the election versions (version 2: FNV-1a and a
+//     64-bit mix) and AgreedWinner, the version every live speaker supports;
 //   - result.go and route.go: what the decision returns.
 package announce

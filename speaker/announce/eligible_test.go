@@ -1,6 +1,7 @@
 package announce_test
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/ironlb/ironlb/speaker/announce"
@@ -34,5 +35,24 @@ func TestEligibility(t *testing.T) {
 	// The package-level rule is the default one.
 	if announce.Eligible(excluded, live) {
 		t.Error("Eligible ignores the exclude label by default")
+	}
+}
+
+// A cluster made only of control-plane nodes, all carrying the exclude
+// label: nobody announces by default; with --ignore-exclude-lb they do.
+func TestComputeIgnoresExcludeLabelWhenAsked(t *testing.T) {
+	ip := netip.MustParseAddr("192.0.2.10")
+	in := baseInput()
+	for i := range in.Nodes {
+		label(announce.ExcludeLabel, "")(&in.Nodes[i])
+	}
+	in.Services = []announce.Service{svc("default/web", ip)}
+
+	if got := owners(announce.Compute(in)); len(got) != 0 {
+		t.Errorf("every node excluded by label, owners = %v, want none", got)
+	}
+	in.Eligibility = announce.Eligibility{IgnoreExcludeLabel: true}
+	if got := owners(announce.Compute(in)); got[ip] == "" {
+		t.Errorf("with the exclude label ignored, owners = %v, want one for %s", got, ip)
 	}
 }

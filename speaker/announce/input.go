@@ -22,6 +22,9 @@ type Input struct {
 	// WinnerVersion is the election every live speaker agreed on
 	// (AgreedWinner); the zero value means WinnerV1.
 	WinnerVersion WinnerVersion
+	// Eligibility is the rule of which nodes may announce at all (the
+	// speakers' --ignore-exclude-lb); the zero value excludes labelled nodes.
+	Eligibility Eligibility
 }
 
 // Node is the part of a Node object that decides eligibility.

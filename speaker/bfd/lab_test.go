@@ -71,10 +71,10 @@ var labProfile = Profile{ReceiveInterval: 300 * ms, TransmitInterval: 300 * ms, 
 func startLab(tb testing.TB) *bfdLab {
 	tb.Helper()
 	if os.Geteuid() != 0 {
-		tb.Skip("the BFD lab needs root")
+		tb.Fatal("the BFD lab (build tag lab) needs root")
 	}
 	if _, err := os.Stat("/usr/lib/frr/bfdd"); err != nil {
-		tb.Skipf("FRR's bfdd is not installed: %v", err)
+		tb.Fatalf("FRR's bfdd is not installed (hack/install-lab-packages.sh installs frr): %v", err)
 	}
 	removeStaleLabs(tb)
 	prefix := fmt.Sprintf("bfdlab%dx%d-", os.Getpid(), labSeq.Add(1))
@@ -222,7 +222,7 @@ func (l *bfdLab) startBFDD() {
 	}
 	u, err := user.Lookup("frr")
 	if err != nil {
-		l.tb.Skipf("user frr (Debian package frr): %v", err)
+		l.tb.Fatalf("user frr (Debian package frr, hack/install-lab-packages.sh): %v", err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)

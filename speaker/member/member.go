@@ -220,6 +220,13 @@ func tunedConfig() *memberlist.Config {
 	// A node that comes back with a new address (re-IPed) may take its name
 	// back after this long instead of being refused as a conflict.
 	cfg.DeadNodeReclaimTime = 5 * time.Second
+	// No compression: probes and gossip are ~100-byte packets that LZW
+	// does not shrink, and compressing one allocates a 64 KiB LZW table.
+	// At rest that garbage, and the collections it caused over a large
+	// informer cache, were most of a speaker's CPU (docs/scale.md, "Idle
+	// CPU"). Receivers decode compressed messages whatever this setting,
+	// so speakers of either setting understand each other.
+	cfg.EnableCompression = false
 	return cfg
 }
 

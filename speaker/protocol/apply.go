@@ -11,9 +11,10 @@ import (
 )
 
 // AdvertisementFieldOwner is the field manager of the status every speaker
-// shares (matchedPools and Ready of advertisements). One speaker writes it at
-// a time, under this one name, so a change of writer takes the fields over
-// instead of duplicating them.
+// shares (matchedPools and Ready of advertisements, Ready of BFDProfiles,
+// ServiceAnnouncements). One speaker writes each at a time, under this one
+// name, so a change of writer takes the fields over instead of duplicating
+// them.
 const AdvertisementFieldOwner = "ironlb-speaker"
 
 // NodeFieldOwner is the field manager of node's own entries in status

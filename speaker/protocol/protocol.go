@@ -16,8 +16,9 @@
 // where the speaker's protocols are registered (speaker.Run).
 //
 // The rest of the package is what the protocols share: the status of their
-// advertisements (status.go), the typed server-side apply of status
-// (apply.go), and the bookkeeping of status loops (loop.go).
+// advertisements and the Ready condition of any kind (status.go: WriteReady),
+// the typed server-side apply of status (apply.go), and the bookkeeping of
+// status loops (loop.go).
 package protocol
 
 import (

@@ -105,11 +105,37 @@ func WriteAdvertisementStatus(ctx context.Context, c client.Client, obj client.O
 	if want.isShownBy(matched, conds) {
 		return nil
 	}
-	ready := slices.Clone(conds) // the cache's own: never modified
-	meta.SetStatusCondition(&ready, want.Ready)
 	status := advertisementStatusApply{
 		MatchedPools: append([]string{}, want.MatchedPools...),
-		Conditions:   []metav1.Condition{*meta.FindStatusCondition(ready, v1beta1.ConditionReady)},
+		Conditions:   []metav1.Condition{asSetIn(conds, want.Ready)},
 	}
+	return ApplyStatus(ctx, c, obj, status, AdvertisementFieldOwner)
+}
+
+// asSetIn returns want as meta.SetStatusCondition would leave it in conds:
+// with the transition time of the condition there when its status did not
+// flip. conds is not modified (it is the cache's own).
+func asSetIn(conds []metav1.Condition, want metav1.Condition) metav1.Condition {
+	set := slices.Clone(conds)
+	meta.SetStatusCondition(&set, want)
+	return *meta.FindStatusCondition(set, want.Type)
+}
+
+// readyStatusApply is the part of a status that is just the Ready
+// condition, as AdvertisementFieldOwner owns it.
+type readyStatusApply struct {
+	Conditions []metav1.Condition `json:"conditions"`
+}
+
+// WriteReady writes want, a Ready condition, into the status of obj, whose
+// status holds conds, unless it says want already: the status every
+// speaker shares of an object that has nothing else in it (BFDProfile).
+// It is written under AdvertisementFieldOwner, the manager of shared
+// status, so a change of writer takes it over.
+func WriteReady(ctx context.Context, c client.Client, obj client.Object, conds []metav1.Condition, want metav1.Condition) error {
+	if SameConditionAs(meta.FindStatusCondition(conds, want.Type), want) {
+		return nil
+	}
+	status := readyStatusApply{Conditions: []metav1.Condition{asSetIn(conds, want)}}
 	return ApplyStatus(ctx, c, obj, status, AdvertisementFieldOwner)
 }

@@ -278,6 +278,7 @@ func busyClusterSeries() []inputSeries {
 			s(node, "ironlb_speaker_live_members", "", "2x30"),
 			s(node, "ironlb_speaker_expected_members", "", "2x30"),
 			s(node, "ironlb_speaker_isolated", "", "0x30"),
+			s(node, "ironlb_speaker_winner_version", "", "1x15 2x15"),
 		)
 	}
 	return series

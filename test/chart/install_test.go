@@ -63,7 +63,7 @@ func TestInstallCreatesEveryObject(t *testing.T) {
 		t.Errorf("objects missing from the API server (-manifest +live):\n%s", diff)
 	}
 
-	for _, crd := range []string{"ipaddresspools", "l2advertisements", "bgppeers", "bgpadvertisements", "bfdprofiles", "communities"} {
+	for _, crd := range []string{"ipaddresspools", "l2advertisements", "bgppeers", "bgpadvertisements", "bfdprofiles", "communities", "serviceannouncements"} {
 		var got apiextensionsv1.CustomResourceDefinition
 		if err := s.admin.Get(context.Background(), client.ObjectKey{Name: crd + ".ironlb.io"}, &got); err != nil {
 			t.Errorf("CRD %s.ironlb.io: %v", crd, err)
@@ -222,7 +222,11 @@ func TestUninstall(t *testing.T) {
 	if err := s.admin.List(context.Background(), &crds); err != nil {
 		t.Fatal(err)
 	}
-	if len(crds.Items) != 4 {
-		t.Errorf("%d CRDs left after uninstalling the second release, want the 4 of IronLB", len(crds.Items))
+	shipped, err := filepath.Glob(filepath.Join(chartDir(t), "crds", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(crds.Items) != len(shipped) {
+		t.Errorf("%d CRDs left after uninstalling the second release, want the %d of IronLB", len(crds.Items), len(shipped))
 	}
 }

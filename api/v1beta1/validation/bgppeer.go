@@ -59,7 +59,8 @@ const (
 // the password Secret reference, and label selectors ([LabelSelectors]).
 // Whether the BFDProfile named exists is admission's question, not this
 // function's. Warnings name settings that are legal but have no effect
-// ([BGPPeerWarnings]).
+// ([BGPPeerWarnings]) or that the speakers cannot run (a hold time of 0,
+// [HoldTimeZeroUnsupported]).
 func ValidateBGPPeer(s *v1beta1.BGPPeerSpec) (errs field.ErrorList, warnings []string) {
 	spec := field.NewPath("spec")
 	invalid := func(name string, value any, err error) {
@@ -70,15 +71,8 @@ func ValidateBGPPeer(s *v1beta1.BGPPeerSpec) (errs field.ErrorList, warnings []s
 	invalid("myASN", s.MyASN, ValidateASN(s.MyASN))
 	errs = append(errs, validatePeerASN(spec, s)...)
 
-	hold := DefaultHoldTime
-	if s.HoldTime != nil {
-		hold = s.HoldTime.Duration
-		invalid("holdTime", hold.String(), ValidateHoldTime(hold))
-	}
-	if s.KeepaliveTime != nil {
-		ka := s.KeepaliveTime.Duration
-		invalid("keepaliveTime", ka.String(), ValidateKeepaliveTime(ka, hold))
-	}
+	timerErrs, warnings := validateTimers(spec, s)
+	errs = append(errs, timerErrs...)
 	if s.ConnectTime != nil {
 		invalid("connectTime", s.ConnectTime.Duration.String(), ValidateConnectTime(s.ConnectTime.Duration))
 	}
@@ -97,7 +91,39 @@ func ValidateBGPPeer(s *v1beta1.BGPPeerSpec) (errs field.ErrorList, warnings []s
 	errs = append(errs, validateSecretRef(spec.Child("passwordSecret"), s.PasswordSecret)...)
 	_, selErrs := LabelSelectors(spec.Child("nodeSelectors"), s.NodeSelectors)
 	errs = append(errs, selErrs...)
-	return errs, BGPPeerWarnings(s)
+	return errs, append(warnings, BGPPeerWarnings(s)...)
+}
+
+// HoldTimeZeroUnsupported is why IronLB's speakers refuse a BGPPeer with
+// spec.holdTime 0s, which the API accepts (RFC 4271 allows it): the
+// speakers' session message and admission's warning both say it.
+const HoldTimeZeroUnsupported = "holdTime 0s (no keepalives) cannot be configured in IronLB's speakers, " +
+	"whose BGP implementation would send a hold time of 90s instead: the session stays Idle; " +
+	"set 3s or more (a router configured with hold time 0 still negotiates 0)"
+
+// validateTimers checks spec.holdTime and spec.keepaliveTime, and warns
+// about an explicit hold time of 0 ([HoldTimeZeroUnsupported]) once the
+// timers are otherwise valid: while keepaliveTime is refused for it, the
+// error already names the hold time.
+func validateTimers(spec *field.Path, s *v1beta1.BGPPeerSpec) (errs field.ErrorList, warnings []string) {
+	invalid := func(name string, value any, err error) {
+		if err != nil {
+			errs = append(errs, field.Invalid(spec.Child(name), value, err.Error()))
+		}
+	}
+	hold := DefaultHoldTime
+	if s.HoldTime != nil {
+		hold = s.HoldTime.Duration
+		invalid("holdTime", hold.String(), ValidateHoldTime(hold))
+	}
+	if s.KeepaliveTime != nil {
+		ka := s.KeepaliveTime.Duration
+		invalid("keepaliveTime", ka.String(), ValidateKeepaliveTime(ka, hold))
+	}
+	if s.HoldTime != nil && hold == 0 && len(errs) == 0 {
+		warnings = append(warnings, spec.Child("holdTime").String()+": "+HoldTimeZeroUnsupported)
+	}
+	return errs, warnings
 }
 
 // validatePeerASN checks that exactly one of spec.peerASN and

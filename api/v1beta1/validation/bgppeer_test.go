@@ -81,6 +81,13 @@ func TestValidateBGPPeer(t *testing.T) {
 			want: []string{`spec.keepaliveTime: Invalid value: "10s": must be 0 when spec.holdTime is 0: no keepalives are sent then`},
 		},
 		{
+			name: "hold time 0 is admitted with a warning: the speakers cannot run it",
+			edit: func(s *v1beta1.BGPPeerSpec) { s.HoldTime, s.KeepaliveTime = d("0s"), d("0s") },
+			wantWarnings: []string{"spec.holdTime: holdTime 0s (no keepalives) cannot be configured in IronLB's speakers, " +
+				"whose BGP implementation would send a hold time of 90s instead: the session stays Idle; " +
+				"set 3s or more (a router configured with hold time 0 still negotiates 0)"},
+		},
+		{
 			name: "source of another family",
 			edit: func(s *v1beta1.BGPPeerSpec) { s.SourceAddress = "2001:db8::2" },
 			want: []string{`spec.sourceAddress: Invalid value: "2001:db8::2": is not of the same family as spec.peerAddress "198.51.100.1"`},

@@ -1,10 +1,12 @@
 // Package bgp is BGP announcement as the speaker drives it: it reads
 // BGPAdvertisements into the decision, configures the BGPPeers that select
 // this node (peers.go) and this node's routes on the embedded GoBGP speaker
-// of speaker/bgp, and writes status: BGPAdvertisement matchedPools and Ready
-// (advertisement.go), this node's entry of BGPPeer status.sessions
-// (sessions.go). Which nodes advertise an address, and under which prefixes,
-// is decided in speaker/announce (bgp.go there).
+// of speaker/bgp, runs BFD beside the peers that name a BFDProfile
+// (bfd.go), and writes status: BGPAdvertisement matchedPools and Ready
+// (advertisement.go), BFDProfile Ready (bfdprofile.go), this node's entry
+// of BGPPeer status.sessions (sessions.go). Which nodes advertise an
+// address, and under which prefixes, is decided in speaker/announce (bgp.go
+// there).
 package bgp
 
 import (
@@ -148,7 +150,7 @@ func (p *Protocol) Apply(ctx context.Context, d protocol.Decision) error {
 	refusals := p.refusals(d.Result)
 	p.logRefusals(refusals)
 	if d.WritesShared {
-		err = errors.Join(err, p.writeAdvertisementStatus(ctx, d.Input.Pools, refusals))
+		err = errors.Join(err, p.writeAdvertisementStatus(ctx, d.Input.Pools, refusals), p.writeBFDProfileStatus(ctx))
 	}
 	return err
 }

@@ -116,9 +116,9 @@ func (p *Protocol) peerFrom(ctx context.Context, bp *v1beta1.BGPPeer) (bgpspeake
 // RFC 4271 lets a session run without keepalives, but GoBGP's API turns a
 // configured hold time of 0 into its default of 90 s, so the session would
 // silently run with hold time 90s: the peer is refused, and its session
-// status says why, rather than run with timers nobody asked for.
-var ErrHoldTimeZero = errors.New("holdTime 0s (no keepalives) cannot be configured in the speaker's BGP implementation, " +
-	"which would send a hold time of 90s instead; set 3s or more (a router configured with hold time 0 still negotiates 0)")
+// status says why, rather than run with timers nobody asked for. Admission
+// warns with the same words (validation.ValidateBGPPeer).
+var ErrHoldTimeZero = errors.New(validation.HoldTimeZeroUnsupported)
 
 // timers returns the hold and keepalive times of spec, zero when unset
 // (speaker/bgp's defaults), refusing those admission refuses, and an
