@@ -14,7 +14,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ironlb/ironlb/test/lab"
 
 	"github.com/go-logr/logr/testr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -324,7 +325,7 @@ func (l *bfdLab) waitFRR(a netip.Addr, status string, timeout time.Duration) frr
 // startManager starts our Manager inside our namespace: its sockets belong
 // to the namespace of the thread that opens them.
 func (l *bfdLab) startManager() {
-	err := inNetns(l.usNS, func() error {
+	err := lab.InNetns(l.usNS, func() error {
 		m, err := New(Options{
 			Registerer: l.reg,
 			Logger:     testr.NewWithInterface(l.tb, testr.Options{Verbosity: 1}),
@@ -348,7 +349,7 @@ func (l *bfdLab) startManager() {
 // add adds a session from inside our namespace (Dial opens its socket).
 func (l *bfdLab) add(p Peer) {
 	l.tb.Helper()
-	if err := inNetns(l.usNS, func() error { return l.m.Add(p) }); err != nil {
+	if err := lab.InNetns(l.usNS, func() error { return l.m.Add(p) }); err != nil {
 		l.tb.Fatal(err)
 	}
 }
@@ -412,41 +413,6 @@ func (l *bfdLab) eventually(timeout time.Duration, what string, f func() error) 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// inNetns runs fn on an OS thread inside network namespace ns, then moves
-// the thread back. Should that fail, the thread stays locked and Go discards
-// it with the goroutine.
-func inNetns(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer self.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("entering %s: %w", ns, err)
-			return
-		}
-		err = fn()
-		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
 }
 
 var (
@@ -590,7 +556,7 @@ func TestSocketsFollowRFC5881(t *testing.T) {
 	}{{254, forged, ReasonTTL}, {255, unknown, ReasonNoSession}} {
 		pkt := mustEncode(t, tc.pkt)
 		before := dropped(tc.reason)
-		err := inNetns(l.frrNS, func() error {
+		err := lab.InNetns(l.frrNS, func() error {
 			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: frrV4.AsSlice()})
 			if err != nil {
 				return err

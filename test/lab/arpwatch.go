@@ -41,7 +41,7 @@ type ARPWatcher struct {
 // WatchARP starts recording the ARP packets on the client's ifname.
 func (l *Lab) WatchARP(ifname string) (*ARPWatcher, error) {
 	w := &ARPWatcher{log: newEventLog[ARPEvent]()}
-	err := inNetns(l.Client.Netns, func() error {
+	err := InNetns(l.Client.Netns, func() error {
 		ifi, err := net.InterfaceByName(ifname)
 		if err != nil {
 			return err

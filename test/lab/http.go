@@ -25,7 +25,7 @@ func (l *Lab) HTTPGet(ctx context.Context, h *Host, src netip.Addr, target netip
 		deadline = time.Now().Add(5 * time.Second)
 	}
 	var conn net.Conn
-	err := inNetns(h.Netns, func() error {
+	err := InNetns(h.Netns, func() error {
 		d := net.Dialer{Deadline: deadline}
 		if src.IsValid() {
 			d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}

@@ -38,11 +38,11 @@ func nsCommand(ctx context.Context, ns string, args ...string) (string, error) {
 	return command(ctx, "ip", append([]string{"netns", "exec", ns}, args...)...)
 }
 
-// inNetns runs fn on an OS thread that has entered network namespace ns, so
+// InNetns runs fn on an OS thread that has entered network namespace ns, so
 // sockets fn opens live in ns while the rest of the process stays where it
 // was. The thread goes back to its own namespace afterwards; if that fails it
 // stays locked and Go discards it when the goroutine ends.
-func inNetns(ns string, fn func() error) error {
+func InNetns(ns string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()

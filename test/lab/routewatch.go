@@ -35,7 +35,7 @@ type RouteWatcher struct {
 // WatchRoutes starts recording the router's IPv4 and IPv6 route changes.
 func (r *Router) WatchRoutes() (*RouteWatcher, error) {
 	var fd int
-	err := inNetns(r.Netns, func() error {
+	err := InNetns(r.Netns, func() error {
 		var err error
 		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 		if err != nil {
