@@ -1,11 +1,13 @@
 package speaker
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/speaker/announce"
@@ -62,26 +64,45 @@ type serviceEvent struct {
 //
 // current holds the addresses of each handled Service; Services that are
 // gone, or addresses they no longer have, are forgotten without an event.
-// A speaker starts with no memory, so after it starts it reports the
-// addresses it takes over.
-func (t *eventTracker) observe(announced map[string]map[netip.Addr][]string, current map[string][]netip.Addr, self, lowest string) []serviceEvent {
+// only, when not nil, names the Services that may have changed since the
+// last observation: the others are left as they were, so a decision that
+// moved a few addresses costs as many comparisons. A speaker starts with no
+// memory, so after it starts it reports the addresses it takes over.
+func (t *eventTracker) observe(announced map[string]map[netip.Addr][]string, current map[string][]netip.Addr, only map[string]bool, self, lowest string) []serviceEvent {
 	var out []serviceEvent
 	for _, p := range t.protocols {
-		now := map[string]map[netip.Addr][]string{}
-		for svc, ips := range current {
-			now[svc] = map[netip.Addr][]string{}
-			for _, ip := range ips {
+		last := t.last[p.Name()]
+		if only == nil || last == nil {
+			last = map[string]map[netip.Addr][]string{}
+		}
+		seen := func(svc string) {
+			was := t.last[p.Name()][svc]
+			now := map[netip.Addr][]string{}
+			for _, ip := range current[svc] {
 				nodes := announced[p.Name()][ip]
 				if len(nodes) > 0 {
-					now[svc][ip] = nodes
+					now[ip] = nodes
 				}
-				was := t.last[p.Name()][svc][ip]
-				if note, ok := changeNote(p, ip, was, nodes, self, lowest); ok {
+				if note, ok := changeNote(p, ip, was[ip], nodes, self, lowest); ok {
 					out = append(out, serviceEvent{svc, note})
 				}
 			}
+			if _, ok := current[svc]; ok {
+				last[svc] = now
+			} else {
+				delete(last, svc)
+			}
 		}
-		t.last[p.Name()] = now
+		if only == nil {
+			for svc := range current {
+				seen(svc)
+			}
+		} else {
+			for svc := range only {
+				seen(svc)
+			}
+		}
+		t.last[p.Name()] = last
 	}
 	slices.SortFunc(out, func(a, b serviceEvent) int { return strings.Compare(a.service+a.note, b.service+b.note) })
 	return out
@@ -101,15 +122,39 @@ func changeNote(p protocol.Protocol, ip netip.Addr, was, now []string, self, low
 	return "", false
 }
 
-// emitEvents records the decision and emits this node's share of events.
-func (s *Speaker) emitEvents(st *clusterState, announced map[string]map[netip.Addr][]string, live map[string]bool) {
-	current := make(map[string][]netip.Addr, len(st.services))
-	for _, svc := range st.input.Services {
-		current[svc.Key] = svc.IPs
+// emitEvents records the decision and emits this node's share of events,
+// on the Services as the cache has them. only is as for observe.
+func (s *Speaker) emitEvents(ctx context.Context, announced map[string]map[netip.Addr][]string, only map[string]bool, live map[string]bool) {
+	for _, e := range s.events.observe(announced, s.serviceIPs, only, s.cfg.NodeName, lowestLive(live)) {
+		var svc corev1.Service
+		ns, name, _ := strings.Cut(e.service, "/")
+		if err := s.reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &svc); err != nil {
+			continue // gone meanwhile: nobody to tell
+		}
+		s.recorder.Eventf(&svc, nil, corev1.EventTypeNormal, v1beta1.EventAnnounceNodeChanged, "Announce", "%s", e.note)
 	}
-	for _, e := range s.events.observe(announced, current, s.cfg.NodeName, lowestLive(live)) {
-		if obj := st.services[e.service]; obj != nil {
-			s.recorder.Eventf(obj, nil, corev1.EventTypeNormal, v1beta1.EventAnnounceNodeChanged, "Announce", "%s", e.note)
+}
+
+// affectedServices names the Services whose events may change between the
+// decisions was and now: those read again, and those using an address whose
+// announcement changed. nil means every Service (a full recompute).
+func affectedServices(read map[types.NamespacedName]struct{}, was, now announce.Result, changed []netip.Addr, all bool) map[string]bool {
+	if all {
+		return nil
+	}
+	out := make(map[string]bool, len(read)+len(changed))
+	for k := range read {
+		out[k.String()] = true
+	}
+	for _, ip := range changed {
+		for _, r := range []announce.Result{was, now} {
+			for _, svc := range r.L2[ip].Services {
+				out[svc] = true
+			}
+			for _, svc := range r.BGP[ip].Services {
+				out[svc] = true
+			}
 		}
 	}
+	return out
 }

@@ -124,7 +124,7 @@ func TestEventTracker(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := newEventTracker(protocols...)
 			for i, s := range tc.steps {
-				got := tr.observe(announcedBy(protocols, s.res), s.current, s.self, "n1")
+				got := tr.observe(announcedBy(protocols, s.res), s.current, nil, s.self, "n1")
 				if diff := cmp.Diff(s.want, got, cmp.AllowUnexported(serviceEvent{}), cmpopts.EquateEmpty()); diff != "" {
 					t.Errorf("step %d: events (-want +got):\n%s", i, diff)
 				}

@@ -55,25 +55,47 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // setAnnounced exports this node's announcements, the nodes announcing
 // each address by protocol (announcedBy), and drops the series of addresses
-// it no longer announces.
-func (m *metrics) setAnnounced(announced map[string]map[netip.Addr][]string, node string) {
-	now := map[[3]string]bool{}
-	for protocol, byIP := range announced {
-		for ip, nodes := range byIP {
-			if slices.Contains(nodes, node) {
-				now[[3]string{ip.String(), node, protocol}] = true
+// it no longer announces. Only the addresses in changed are looked at,
+// unless all is set.
+func (m *metrics) setAnnounced(announced map[string]map[netip.Addr][]string, node string, changed []netip.Addr, all bool) {
+	if all {
+		now := map[[3]string]bool{}
+		for protocol, byIP := range announced {
+			for ip, nodes := range byIP {
+				if slices.Contains(nodes, node) {
+					now[[3]string{ip.String(), node, protocol}] = true
+				}
 			}
 		}
+		for l := range m.set {
+			if !now[l] {
+				m.announced.DeleteLabelValues(l[0], l[1], l[2])
+			}
+		}
+		for l := range now {
+			if !m.set[l] {
+				m.announced.WithLabelValues(l[0], l[1], l[2]).Set(1)
+			}
+		}
+		m.set = now
+		return
 	}
-	for l := range m.set {
-		if !now[l] {
-			m.announced.DeleteLabelValues(l[0], l[1], l[2])
+	for _, ip := range changed {
+		for protocol, byIP := range announced {
+			m.export(ip, node, protocol, slices.Contains(byIP[ip], node))
 		}
 	}
-	for l := range now {
-		if !m.set[l] {
-			m.announced.WithLabelValues(l[0], l[1], l[2]).Set(1)
-		}
+}
+
+// export sets or drops the series of ip announced by protocol from node.
+func (m *metrics) export(ip netip.Addr, node, protocol string, on bool) {
+	l := [3]string{ip.String(), node, protocol}
+	switch {
+	case on && !m.set[l]:
+		m.announced.WithLabelValues(l[0], l[1], l[2]).Set(1)
+		m.set[l] = true
+	case !on && m.set[l]:
+		m.announced.DeleteLabelValues(l[0], l[1], l[2])
+		delete(m.set, l)
 	}
-	m.set = now
 }

@@ -11,11 +11,15 @@
 // one place its protocols are registered. New adds the writer of the
 // ServiceAnnouncements, who announces what per Service (speaker/servicestatus).
 //
-// Every change, whatever its kind, recomputes the whole decision from the
-// informer cache: one work item, coalesced, so a burst of changes costs one
-// computation. When the API server is unreachable the cache simply stops
-// changing and the last known state stays announced; membership changes
-// still recompute, so failover works without the API server.
+// The decision follows what changed: the watches note which Services
+// changed (changes.go), and one work item, coalesced, reads just those from
+// the informer cache into an incremental decider (announce.Decider), which
+// recomputes only the addresses they touch; a Node, pool, advertisement or
+// peer change re-reads the cluster-wide part and recomputes everything, and
+// a membership change re-elects only what the rendezvous rule can move.
+// When the API server is unreachable the cache simply stops changing and
+// the last known state stays announced; membership changes still run, so
+// failover works without the API server.
 package speaker
 
 import (
@@ -32,6 +36,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -90,7 +95,14 @@ type Speaker struct {
 	isolation atomic.Pointer[string] // why the speaker is isolated; nil when it is not
 	reach     reachability           // how other speakers answered their last join
 
+	changes *changes // what the watches saw change since the last decision
+
 	// Owned by Reconcile (MaxConcurrentReconciles is 1).
+	decider       *announce.Decider
+	state         *clusterState           // the cluster-wide part, as last read
+	serviceIPs    map[string][]netip.Addr // the decider's Services and their addresses, by key
+	servicesRead  bool                    // every Service was read once
+	last          announce.Result         // the last decision applied
 	events        *eventTracker
 	lastNodes     string
 	nextRun       time.Time // no full recompute before this (see Reconcile)
@@ -123,12 +135,15 @@ func New(cfg Config, members Membership, protocols ...protocol.Protocol) (*Speak
 		// The ServiceAnnouncement writer rides on the protocol seam: it
 		// is set up like a protocol and handed every decision, and it
 		// announces nothing, so neither events nor metrics see it.
-		protocols: append(slices.Clone(protocols), servicestatus.New(cfg.NodeName)),
-		members:   members,
-		metrics:   m,
-		trigger:   make(chan event.TypedGenericEvent[string], 1),
-		joinKick:  make(chan struct{}, 1),
-		events:    newEventTracker(protocols...),
+		protocols:  append(slices.Clone(protocols), servicestatus.New(cfg.NodeName)),
+		members:    members,
+		metrics:    m,
+		trigger:    make(chan event.TypedGenericEvent[string], 1),
+		joinKick:   make(chan struct{}, 1),
+		events:     newEventTracker(protocols...),
+		changes:    newChanges(),
+		decider:    announce.NewDecider(),
+		serviceIPs: map[string][]netip.Addr{},
 	}
 	for range s.protocols {
 		s.decided = append(s.decided, make(chan struct{}, 1))
@@ -149,9 +164,9 @@ func (s *Speaker) Ready(*http.Request) error {
 	return nil
 }
 
-// minRecomputeGap bounds how often the whole decision is recomputed while
-// changes keep coming, so that a burst of thousands of Services costs a
-// bounded share of a core instead of one recompute per event.
+// minRecomputeGap bounds how often a decision runs while changes keep
+// coming, so that a burst of thousands of Services is handled in batches
+// instead of one run per event.
 const minRecomputeGap = 50 * time.Millisecond
 
 // recompute asks for a new decision, coalescing with any pending one.
@@ -162,59 +177,104 @@ func (s *Speaker) recompute() {
 	}
 }
 
-// Reconcile recomputes the decision for the whole cluster from the cache and
-// applies this node's share. The request is always the same single key.
+// Reconcile brings the decision up to date with what changed since the last
+// one (changes: the Services to read again, the cluster-wide objects, the
+// live speakers) and applies this node's share. The request is always the
+// same single key, so that a burst of changes is handled in one run.
 func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile.Result, error) {
 	if !s.joined.Load() {
 		// Before meeting the others, this node would believe it is alone and
 		// claim every address; the join loop triggers a run when it is done.
 		return reconcile.Result{}, nil
 	}
-	// During a burst of changes, recompute at most every
-	// max(minRecomputeGap, twice the last run's time); a lone change, such
-	// as a speaker dying, is still handled at once.
+	// During a burst of changes, run at most every max(minRecomputeGap,
+	// twice the last run's time); a lone change, such as a speaker dying,
+	// is still handled at once.
 	if wait := time.Until(s.nextRun); wait > 0 {
 		return reconcile.Result{RequeueAfter: wait}, nil
 	}
 	start := time.Now()
 	defer func() { s.nextRun = time.Now().Add(max(minRecomputeGap, 2*time.Since(start))) }()
 
-	st, err := s.readState(ctx)
+	read, err := s.readChanges(ctx)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	st := s.state
 	live := s.members.Live()
 	s.metrics.members.Set(float64(len(live)))
-	s.kickJoinOnNewNodes(st.nodes)
 	if s.checkIsolation(st, live) {
 		return reconcile.Result{}, s.withdraw(ctx, st)
 	}
-	st.input.Live = live
-	st.input.WinnerVersion = s.agreedWinner(live)
-	st.input.Eligibility = s.cfg.Eligibility
+	version := s.agreedWinner(live)
+	s.decider.SetCluster(st.cluster(live, version, s.cfg.Eligibility))
+	res := s.decider.Decide()
+	changed, all := s.decider.Changed()
+	in := st.input
+	in.Live, in.WinnerVersion, in.Eligibility = live, version, s.cfg.Eligibility
 	d := protocol.Decision{
-		Node: s.cfg.NodeName, Self: st.self, Input: st.input,
-		Result: announce.Compute(st.input),
+		Node: s.cfg.NodeName, Self: st.self, Input: in, Result: res,
 		// Only the lowest live speaker writes shared status, so N speakers
 		// do not race to write the same thing.
 		WritesShared: lowestLive(live) == s.cfg.NodeName,
 	}
-	announced, err := s.apply(ctx, d)
-	s.emitEvents(st, announced, live)
+	// After a withdrawal (or before the first run), every address may
+	// differ from what was last exported.
+	all = all || s.last.L2 == nil
+	announced, err := s.apply(ctx, d, changed, all)
+	s.emitEvents(ctx, announced, affectedServices(read, s.last, res, changed, all), live)
+	s.last = res
 	s.applied.Store(true)
 	s.kickDecided()
 	return reconcile.Result{}, err
 }
 
-// apply hands d to every protocol and exports what this node announces.
-// It returns, by protocol, the nodes announcing each address.
-func (s *Speaker) apply(ctx context.Context, d protocol.Decision) (map[string]map[netip.Addr][]string, error) {
+// readChanges reads what the watches saw change into the decider and
+// returns the Services it read again. On error nothing is lost: the changes
+// are read again at the next run.
+func (s *Speaker) readChanges(ctx context.Context) (map[types.NamespacedName]struct{}, error) {
+	p := s.changes.take()
+	if err := s.read(ctx, p); err != nil {
+		s.changes.giveBack(p)
+		return nil, err
+	}
+	return p.services, nil
+}
+
+func (s *Speaker) read(ctx context.Context, p pending) error {
+	if p.cluster || s.state == nil {
+		st, err := s.readCluster(ctx)
+		if err != nil {
+			return err
+		}
+		s.state = st
+		s.kickJoinOnNewNodes(st.nodes)
+	}
+	if !s.servicesRead {
+		if err := s.readAllServices(ctx); err != nil {
+			return err
+		}
+		s.servicesRead = true
+		return nil
+	}
+	for key := range p.services {
+		if err := s.readService(ctx, key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply hands d to every protocol and exports what this node announces:
+// the addresses in changed, or all. It returns, by protocol, the nodes
+// announcing each address.
+func (s *Speaker) apply(ctx context.Context, d protocol.Decision, changed []netip.Addr, all bool) (map[string]map[netip.Addr][]string, error) {
 	var errs []error
 	for _, p := range s.protocols {
 		errs = append(errs, p.Apply(ctx, d))
 	}
 	announced := announcedBy(s.protocols, d.Result)
-	s.metrics.setAnnounced(announced, s.cfg.NodeName)
+	s.metrics.setAnnounced(announced, s.cfg.NodeName, changed, all)
 	return announced, errors.Join(errs...)
 }
 
@@ -230,7 +290,8 @@ func (s *Speaker) kickJoinOnNewNodes(nodes []corev1.Node) {
 // withdraw makes an isolated speaker announce nothing. No Service event and
 // no shared status is written: its view of the cluster is not the others'.
 func (s *Speaker) withdraw(ctx context.Context, st *clusterState) error {
-	_, err := s.apply(ctx, protocol.Decision{Node: s.cfg.NodeName, Self: st.self, Input: st.input, Isolated: true})
+	_, err := s.apply(ctx, protocol.Decision{Node: s.cfg.NodeName, Self: st.self, Input: st.input, Isolated: true}, nil, true)
+	s.last = announce.Result{} // the next decision exports everything again
 	s.kickDecided()
 	return err
 }

@@ -107,9 +107,14 @@ func TestAnnouncesAssignedAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitOwned(t, sp.l2, addrs("192.0.2.11"))
-	if _, ok := gaugeValue(sp.registry, "ironlb_announced", map[string]string{"ip": "192.0.2.10"}); ok {
-		t.Error("ironlb_announced still has a series for a released address")
-	}
+	// The gauge is set once every protocol has applied, just after the
+	// announcer: wait for it as for the first one.
+	eventually(t, "no ironlb_announced series for the released address", func() error {
+		if _, ok := gaugeValue(sp.registry, "ironlb_announced", map[string]string{"ip": "192.0.2.10"}); ok {
+			return errors.New("still there")
+		}
+		return nil
+	})
 }
 
 // Under externalTrafficPolicy: Local the address follows the ready endpoint.

@@ -26,18 +26,24 @@ import (
 	"github.com/ironlb/ironlb/speaker/protocol"
 )
 
-// everything is the one work item: any change recomputes the whole decision.
+// everything is the one work item: what changed is noted in Speaker.changes.
 var everything = reconcile.Request{NamespacedName: types.NamespacedName{Name: "all"}}
 
 // CacheOptions are the informer cache settings the speaker needs: managed
-// fields stripped (they are a large share of a Service's size), and Secrets
-// cached only from secretNamespace when it is set.
+// fields stripped (they are a large share of a Service's size), Services,
+// EndpointSlices and Nodes trimmed to what the speaker reads (cachetrim.go),
+// and Secrets cached only from secretNamespace when it is set.
 func CacheOptions(secretNamespace string) cache.Options {
-	opts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	opts := cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Service{}:            {Transform: trimService},
+			&discoveryv1.EndpointSlice{}: {Transform: trimEndpointSlice},
+			&corev1.Node{}:               {Transform: trimNode},
+		},
+	}
 	if secretNamespace != "" {
-		opts.ByObject = map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Namespaces: map[string]cache.Config{secretNamespace: {}}},
-		}
+		opts.ByObject[&corev1.Secret{}] = cache.ByObject{Namespaces: map[string]cache.Config{secretNamespace: {}}}
 	}
 	return opts
 }
@@ -50,16 +56,18 @@ func (s *Speaker) SetupWithManager(mgr ctrl.Manager) error {
 	s.recorder = mgr.GetEventRecorder("ironlb-speaker")
 	s.log = mgr.GetLogger().WithName(ctrlName).WithValues("node", s.cfg.NodeName)
 
-	all := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
-		return []reconcile.Request{everything}
-	})
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &discoveryv1.EndpointSlice{},
+		sliceServiceIndex, sliceServiceName); err != nil {
+		return fmt.Errorf("indexing EndpointSlices: %w", err)
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(ctrlName).
-		Watches(&corev1.Service{}, all, builder.WithPredicates(s.serviceChanged())).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(s.serviceOf),
+			builder.WithPredicates(s.serviceChanged())).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(s.sliceOfLocalService),
 			builder.WithPredicates(readyNodesChanged())).
-		Watches(&corev1.Node{}, all, builder.WithPredicates(nodeChanged())).
-		Watches(&v1beta1.IPAddressPool{}, all, builder.WithPredicates(predicate.Or[client.Object](
+		Watches(&corev1.Node{}, s.clusterWide(nil), builder.WithPredicates(nodeChanged())).
+		Watches(&v1beta1.IPAddressPool{}, s.clusterWide(nil), builder.WithPredicates(predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, poolReadinessChanged())))
 	for i, p := range s.protocols {
 		watches, err := p.Setup(mgr, s.env(i))
@@ -67,7 +75,7 @@ func (s *Speaker) SetupWithManager(mgr ctrl.Manager) error {
 			return fmt.Errorf("setting up %s: %w", p.Name(), err)
 		}
 		for _, w := range watches {
-			b = b.Watches(w.Object, recomputeOn(w), builder.WithPredicates(w.Predicates...))
+			b = b.Watches(w.Object, s.clusterWide(w.Matters), builder.WithPredicates(w.Predicates...))
 		}
 	}
 	err := b.WatchesRawSource(source.TypedChannel(s.trigger, handler.TypedFuncs[string, reconcile.Request]{
@@ -95,14 +103,22 @@ func (s *Speaker) env(i int) protocol.Env {
 	}
 }
 
-// recomputeOn enqueues the one work item for the changes of w that matter.
-func recomputeOn(w protocol.Watch) handler.EventHandler {
+// clusterWide notes a change of a cluster-wide object (a Node, a pool, or
+// what a protocol watches) that matters, and enqueues the work item.
+func (s *Speaker) clusterWide(matters func(context.Context, client.Object) bool) handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		if w.Matters != nil && !w.Matters(ctx, o) {
+		if matters != nil && !matters(ctx, o) {
 			return nil
 		}
+		s.changes.clusterWide()
 		return []reconcile.Request{everything}
 	})
+}
+
+// serviceOf notes a Service to read again and enqueues the work item.
+func (s *Speaker) serviceOf(_ context.Context, o client.Object) []reconcile.Request {
+	s.changes.service(types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()})
+	return []reconcile.Request{everything}
 }
 
 // serviceChanged passes changes that can alter an announcement: a handled
@@ -131,8 +147,9 @@ func (s *Speaker) serviceChanged() predicate.Predicate {
 	}
 }
 
-// sliceOfLocalService recomputes for an EndpointSlice only when its Service
-// is handled and uses the Local policy: only then do endpoints matter.
+// sliceOfLocalService notes the Service of an EndpointSlice to read again
+// only when it is handled and uses the Local policy: only then do endpoints
+// matter.
 func (s *Speaker) sliceOfLocalService(ctx context.Context, o client.Object) []reconcile.Request {
 	name := o.GetLabels()[discoveryv1.LabelServiceName]
 	if name == "" {
@@ -146,7 +163,7 @@ func (s *Speaker) sliceOfLocalService(ctx context.Context, o client.Object) []re
 	if !s.cfg.Class.Handles(&svc) || svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal {
 		return nil
 	}
-	return []reconcile.Request{everything}
+	return s.serviceOf(ctx, &svc)
 }
 
 // readyNodesChanged skips EndpointSlice updates that leave the set of nodes

@@ -55,6 +55,7 @@ func (m *IPAM) Allocate(ctx context.Context, svc *corev1.Service) (Allocation, e
 	if err != nil {
 		// A failed request keeps whatever still-valid lease it held.
 		got, _ = m.alloc.Lookup(key.String())
+		m.refused(key, allocator.ReasonOf(err))
 	} else {
 		wake = m.granted(key, sharingTerms(&req.Request))
 	}
@@ -74,6 +75,7 @@ func (m *IPAM) Release(key types.NamespacedName) (allocator.Assignment, bool) {
 	m.waitMu.Lock()
 	delete(m.waiting, key)
 	delete(m.terms, key)
+	m.pending.clear(key)
 	m.waitMu.Unlock()
 
 	held, ok := m.alloc.Lookup(key.String())
@@ -92,18 +94,19 @@ func (m *IPAM) wait(key types.NamespacedName) {
 	m.waiting[key] = struct{}{}
 }
 
-// granted takes a Service off the wait-list, records the sharing terms it
-// now holds its addresses under, and reports whether they differ from those
-// last recorded. A change gives the waiting Services another try: a holder
-// that now consents to their namespace, frees a port or adopts their key may
-// let them share its address. Terms not known yet (the first grant since the
-// start) are no change: the restore on start has read every Service's
-// current terms, and waking the waiting Services for each Service then
-// would be a storm of retries.
+// granted takes a Service off the wait-list and out of the pending counts,
+// records the sharing terms it now holds its addresses under, and reports
+// whether they differ from those last recorded. A change gives the waiting
+// Services another try: a holder that now consents to their namespace, frees
+// a port or adopts their key may let them share its address. Terms not known
+// yet (the first grant since the start) are no change: the restore on start
+// has read every Service's current terms, and waking the waiting Services
+// for each Service then would be a storm of retries.
 func (m *IPAM) granted(key types.NamespacedName, terms string) (changed bool) {
 	m.waitMu.Lock()
 	defer m.waitMu.Unlock()
 	delete(m.waiting, key)
+	m.pending.clear(key)
 	prev, known := m.terms[key]
 	m.terms[key] = terms
 	return known && prev != terms

@@ -48,10 +48,11 @@ type IPAM struct {
 	// nothing new costs one cache List. Status writes do not count.
 	versions map[string]poolVersion
 
-	// waitMu guards waiting and terms (see allocate.go).
+	// waitMu guards waiting, terms (see allocate.go) and pending.
 	waitMu  sync.Mutex
 	waiting map[types.NamespacedName]struct{}
 	terms   map[types.NamespacedName]string
+	pending pendingSet
 
 	retry *signal[types.NamespacedName] // Services to try again
 	usage *signal[string]               // pools whose usage changed
@@ -68,6 +69,7 @@ func New(cached, live client.Reader, class v1beta1.ClassFilter) *IPAM {
 		class:   class,
 		waiting: map[types.NamespacedName]struct{}{},
 		terms:   map[types.NamespacedName]string{},
+		pending: newPendingSet(),
 		retry:   newSignal[types.NamespacedName](),
 		usage:   newSignal[string](),
 	}

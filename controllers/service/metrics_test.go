@@ -37,6 +37,55 @@ func TestMetricsRegisterOnceAndCarryOn(t *testing.T) {
 	}
 }
 
+// pendingCounts stands for the IPAM's count of refused Services.
+type pendingCounts map[string]int
+
+func (p pendingCounts) Pending() map[string]int { return p }
+
+// ironlb_services_pending reports every failure reason, 0 when no Service
+// has it, once it knows what to count; a controller set up again in the
+// same process reports its own IPAM's counts through the gauge already
+// registered.
+func TestPendingGauge(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	first, err := newMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pendingLines(t, reg); len(got) != 0 {
+		t.Errorf("before countPending the gauge serves %q, want nothing", got)
+	}
+	first.countPending(pendingCounts{"PoolExhausted": 5})
+	second, err := newMetrics(reg)
+	if err != nil {
+		t.Fatalf("second setup on one registry: %v", err)
+	}
+	second.countPending(pendingCounts{"PoolExhausted": 2, "NoMatchingPool": 1})
+
+	want := []string{
+		`ironlb_services_pending{reason="IPUnavailable"} 0`,
+		`ironlb_services_pending{reason="InvalidRequest"} 0`,
+		`ironlb_services_pending{reason="NoMatchingPool"} 1`,
+		`ironlb_services_pending{reason="PoolExhausted"} 2`,
+		`ironlb_services_pending{reason="SharingConflict"} 0`,
+	}
+	if diff := cmp.Diff(want, pendingLines(t, reg)); diff != "" {
+		t.Errorf("ironlb_services_pending (-want +got):\n%s", diff)
+	}
+}
+
+// pendingLines are the ironlb_services_pending series reg serves.
+func pendingLines(t *testing.T, reg *prometheus.Registry) []string {
+	t.Helper()
+	var out []string
+	for _, l := range gathered(t, reg) {
+		if strings.HasPrefix(l, "ironlb_services_pending{") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // gathered renders what reg serves, one line per series, like the
 // exposition format: "name{label="value",...} value", plus "# HELP name help".
 func gathered(t *testing.T, reg *prometheus.Registry) []string {

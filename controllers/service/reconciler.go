@@ -93,6 +93,9 @@ func (r *Reconciler) reconcileNotLoadBalancer(ctx context.Context, svc *corev1.S
 	_, annotated := svc.Annotations[v1beta1.AnnotationAllocatedFromPool]
 	ours := holding || annotated || meta.FindStatusCondition(svc.Status.Conditions, v1beta1.ConditionIPAllocated) != nil
 	if !ours {
+		// Nothing held or shown; a refusal whose status write failed may
+		// still count it pending.
+		r.IPAM.Release(key)
 		return nil
 	}
 	shown := ipam.IngressIPs(svc)

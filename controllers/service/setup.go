@@ -40,6 +40,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, reg prometheus.Registere
 		return err
 	}
 	r.metrics = m
+	m.countPending(r.IPAM)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("service").
 		For(&corev1.Service{}, builder.WithPredicates(concernsUs(), r.notOwnWrite())).

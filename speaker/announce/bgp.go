@@ -22,33 +22,13 @@ type addrRoutes struct {
 	matches []bgpMatch
 }
 
-// refuseAggregations leaves out of c.bgp every advertisement whose
-// aggregation length would announce addresses outside an entry of a pool it
-// announces, and returns why, by name. The pools checked are the Ready ones
-// it selects and any it selects that holds an address (a pool kept by its
-// services while invalid): a pool that is not Ready and holds nothing
-// announces nothing, so it cannot make an advertisement of a valid pool go
-// dark.
-func (c *computation) refuseAggregations(homes map[netip.Addr]home) map[string][]*validation.AggregationError {
-	holding := map[string]bool{}
-	for _, h := range homes {
-		holding[h.pool.Name] = true
-	}
+// refuseAggregations leaves out of c.bgp every advertisement that
+// aggregationRefusal refuses, and returns why, by name.
+func (c *computation) refuseAggregations(holding map[string]bool) map[string][]*validation.AggregationError {
 	var refused map[string][]*validation.AggregationError
 	kept := make([]BGPAdvertisement, 0, len(c.bgp))
 	for _, a := range c.bgp {
-		if a.AggregationLength == nil && a.AggregationLengthV6 == nil {
-			kept = append(kept, a) // one route per address always fits
-			continue
-		}
-		var pools []validation.PoolEntries
-		for i := range c.pools {
-			p := &c.pools[i]
-			if (!p.NotReady || holding[p.Name]) && a.Pools.Matches(*p) {
-				pools = append(pools, p.aggregationEntries())
-			}
-		}
-		if errs := validation.CheckAggregation(a.AggregationLength, a.AggregationLengthV6, pools); len(errs) > 0 {
+		if errs := aggregationRefusal(c.pools, &a, holding); len(errs) > 0 {
 			if refused == nil {
 				refused = map[string][]*validation.AggregationError{}
 			}
@@ -59,6 +39,51 @@ func (c *computation) refuseAggregations(homes map[netip.Addr]home) map[string][
 	}
 	c.bgp = kept
 	return refused
+}
+
+// aggregationRefusals is what refuseAggregations returns, without changing
+// anything: the Decider checks with it whether a Service change changed
+// the refusals.
+func aggregationRefusals(pools []Pool, advs []BGPAdvertisement, holding map[string]bool) map[string][]*validation.AggregationError {
+	var refused map[string][]*validation.AggregationError
+	for i := range advs {
+		if errs := aggregationRefusal(pools, &advs[i], holding); len(errs) > 0 {
+			if refused == nil {
+				refused = map[string][]*validation.AggregationError{}
+			}
+			refused[advs[i].Name] = errs
+		}
+	}
+	return refused
+}
+
+// aggregationRefusal returns why a's aggregation length would announce
+// addresses outside an entry of a pool it announces, or nil. The pools
+// checked are the Ready ones it selects and any it selects that holds an
+// address (named in holding: a pool kept by its services while invalid): a
+// pool that is not Ready and holds nothing announces nothing, so it cannot
+// make an advertisement of a valid pool go dark. pools are sorted by name.
+func aggregationRefusal(pools []Pool, a *BGPAdvertisement, holding map[string]bool) []*validation.AggregationError {
+	if a.AggregationLength == nil && a.AggregationLengthV6 == nil {
+		return nil // one route per address always fits
+	}
+	var entries []validation.PoolEntries
+	for i := range pools {
+		p := &pools[i]
+		if (!p.NotReady || holding[p.Name]) && a.Pools.Matches(*p) {
+			entries = append(entries, p.aggregationEntries())
+		}
+	}
+	return validation.CheckAggregation(a.AggregationLength, a.AggregationLengthV6, entries)
+}
+
+// holdingPools names the pools that are the home of some address.
+func holdingPools(homes map[netip.Addr]home) map[string]bool {
+	holding := map[string]bool{}
+	for _, h := range homes {
+		holding[h.pool.Name] = true
+	}
+	return holding
 }
 
 // aggregationEntries are p's entries in the form the aggregation rule
@@ -111,8 +136,8 @@ func (r Result) Routes(node string) []Route {
 		peers  string
 	}
 	templates := map[*BGPAdvertisement]Route{}
-	merged := make(map[key]*Route, len(r.bgpMatches))
-	for ip, ar := range r.bgpMatches {
+	merged := make(map[key]*Route, r.bgpMatches.len())
+	for ip, ar := range r.bgpMatches.all() {
 		for _, m := range ar.matches {
 			if !m.nodes[node] {
 				continue

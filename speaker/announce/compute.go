@@ -24,8 +24,13 @@ import (
 // Cost is O(addresses × candidate nodes) hash evaluations plus
 // O(pools × advertisements × nodes) selector matching.
 func Compute(in Input) Result {
-	c := newComputation(in)
-	byIP := groupByIP(in.Services)
+	res, _ := newComputation(in).decideAll(groupByIP(in.Services))
+	return res
+}
+
+// decideAll decides every address of byIP (each address's services, sorted
+// by key). It returns the home of each address too: the Decider keeps them.
+func (c *computation) decideAll(byIP map[netip.Addr][]*Service) (Result, map[netip.Addr]home) {
 	homes := make(map[netip.Addr]home, len(byIP))
 	for ip, users := range byIP {
 		if h, ok := c.homeOf(ip, users); ok {
@@ -33,22 +38,12 @@ func Compute(in Input) Result {
 		}
 	}
 	res := newResult(len(byIP))
-	res.RefusedAggregation = c.refuseAggregations(homes)
+	res.RefusedAggregation = c.refuseAggregations(holdingPools(homes))
+	w := newResultWriter(res, true, len(homes))
 	for ip, h := range homes {
-		users := byIP[ip]
-		plan := c.planFor(h.pool)
-		keys := serviceKeys(users)
-		if a, advs, ok := c.decideL2(ip, plan, users); ok {
-			a.Services = keys
-			res.L2[ip] = a
-			res.l2Advertisements[ip] = advs
-		}
-		if matches, nodes := c.decideBGP(plan, users); len(nodes) > 0 {
-			res.BGP[ip] = BGPAnnouncement{Nodes: nodes, Services: keys}
-			res.bgpMatches[ip] = addrRoutes{entry: h.entry, matches: matches}
-		}
+		w.set(ip, c.decide(ip, h, byIP[ip]))
 	}
-	return res
+	return w.result(), homes
 }
 
 // computation holds what is shared by every address: eligible nodes and, per
@@ -61,6 +56,10 @@ type computation struct {
 	bgp    []BGPAdvertisement // without the ones refused
 	plans  map[string]*poolPlan
 	elect  *elector // the layer-2 election, of in.WinnerVersion
+	// l2Sel and bgpSel are the eligible nodes each advertisement's
+	// nodeSelectors admit, computed once for every pool it matches.
+	l2Sel  map[*L2Advertisement]map[string]bool
+	bgpSel map[*BGPAdvertisement]map[string]bool
 }
 
 // poolPlan is the per-pool part of the decision, computed once per pool.
@@ -82,18 +81,15 @@ type advNodes struct {
 
 func newComputation(in Input) *computation {
 	c := &computation{
-		pools: slices.Clone(in.Pools),
-		l2:    in.L2Advertisements,
-		bgp:   in.BGPAdvertisements,
-		plans: map[string]*poolPlan{},
-		elect: newElector(in.WinnerVersion),
+		pools:  slices.Clone(in.Pools),
+		l2:     in.L2Advertisements,
+		bgp:    in.BGPAdvertisements,
+		plans:  map[string]*poolPlan{},
+		elect:  newElector(in.WinnerVersion),
+		l2Sel:  map[*L2Advertisement]map[string]bool{},
+		bgpSel: map[*BGPAdvertisement]map[string]bool{},
 	}
-	for i := range in.Nodes {
-		if in.Eligibility.Eligible(in.Nodes[i], in.Live) {
-			c.nodes = append(c.nodes, &in.Nodes[i])
-		}
-	}
-	sort.Slice(c.nodes, func(i, j int) bool { return c.nodes[i].Name < c.nodes[j].Name })
+	c.nodes = eligibleNodes(in.Nodes, in.Eligibility, in.Live)
 	sort.Slice(c.pools, func(i, j int) bool { return c.pools[i].Name < c.pools[j].Name })
 	c.byName = make(map[string]*Pool, len(c.pools))
 	for i := range c.pools {
@@ -118,7 +114,7 @@ func (c *computation) buildPlan(pool *Pool) *poolPlan {
 	for i := range c.l2 {
 		a := &c.l2[i]
 		if a.Pools.Matches(*pool) {
-			an := advNodes{l2: a, nodes: c.selectNodes(a.NodeSelectors)}
+			an := advNodes{l2: a, nodes: selectedBy(c, c.l2Sel, a, a.NodeSelectors)}
 			p.l2 = append(p.l2, an)
 			for n := range an.nodes {
 				p.l2Set[n] = true
@@ -128,7 +124,7 @@ func (c *computation) buildPlan(pool *Pool) *poolPlan {
 	for i := range c.bgp {
 		a := &c.bgp[i]
 		if a.Pools.Matches(*pool) {
-			an := advNodes{bgp: a, nodes: c.selectNodes(a.NodeSelectors)}
+			an := advNodes{bgp: a, nodes: selectedBy(c, c.bgpSel, a, a.NodeSelectors)}
 			p.bgp = append(p.bgp, an)
 			for n := range an.nodes {
 				bgpSet[n] = true
@@ -138,6 +134,18 @@ func (c *computation) buildPlan(pool *Pool) *poolPlan {
 	p.l2Nodes = sortedKeys(p.l2Set)
 	p.bgpAll = sortedKeys(bgpSet)
 	return p
+}
+
+// selectedBy returns the eligible nodes adv's selectors sels admit,
+// remembered in cache: an advertisement matching several pools selects its
+// nodes once.
+func selectedBy[A any](c *computation, cache map[*A]map[string]bool, adv *A, sels []labels.Selector) map[string]bool {
+	if nodes, ok := cache[adv]; ok {
+		return nodes
+	}
+	nodes := c.selectNodes(sels)
+	cache[adv] = nodes
+	return nodes
 }
 
 func (c *computation) selectNodes(sels []labels.Selector) map[string]bool {

@@ -20,5 +20,10 @@
 //     and WinnerOf, the same rule for any key;
 //   - winner_version.go: the election versions (version 2: FNV-1a and a
 //     64-bit mix) and AgreedWinner, the version every live speaker supports;
-//   - result.go and route.go: what the decision returns.
+//   - result.go and route.go: what the decision returns;
+//   - decider.go (with decider_*.go): Decider, the same decision made
+//     incrementally: a Service change recomputes only its addresses, a
+//     change of the live set re-elects only what rendezvous hashing can
+//     move, anything else recomputes everything; its Results are
+//     copy-on-write, and a property test holds it equal to Compute.
 package announce

@@ -1,6 +1,9 @@
 package announce
 
-import "net/netip"
+import (
+	"net/netip"
+	"slices"
+)
 
 // l2Owner is what an owning node does for the addresses of one pool: the
 // interfaces it answers on and the advertisements making it answer.
@@ -16,16 +19,46 @@ func (c *computation) decideL2(ip netip.Addr, p *poolPlan, users []*Service) (L2
 	if len(p.l2) == 0 {
 		return L2Announcement{}, nil, false
 	}
-	candidates := p.l2Nodes
-	if !anyCluster(users) {
-		candidates = endpointNodesIn(users, p.l2Set)
-	}
-	winner, ok := c.elect.winner(ip, candidates)
+	winner, ok := c.elect.winner(ip, p.l2Candidates(users))
 	if !ok {
 		return L2Announcement{}, nil, false
 	}
+	a, advs := p.l2For(winner)
+	return a, advs, true
+}
+
+// l2Candidates are the nodes that may own an address of the pool used by
+// users: every node an L2 advertisement admits, or under the Local policy
+// those of them running a ready endpoint.
+func (p *poolPlan) l2Candidates(users []*Service) []string {
+	if !anyCluster(users) {
+		return endpointNodesIn(users, p.l2Set)
+	}
+	return p.l2Nodes
+}
+
+// isL2Candidate reports whether node is one of l2Candidates(users),
+// without listing them.
+func (p *poolPlan) isL2Candidate(node string, users []*Service) bool {
+	if !p.l2Set[node] {
+		return false
+	}
+	if anyCluster(users) {
+		return true
+	}
+	for _, s := range users {
+		if slices.Contains(s.EndpointNodes, node) {
+			return true
+		}
+	}
+	return false
+}
+
+// l2For is the announcement of an address owned by winner (Services not
+// set) and the advertisements under which it answers.
+func (p *poolPlan) l2For(winner string) (L2Announcement, []string) {
 	o := p.ownerFor(winner)
-	return L2Announcement{Node: winner, Interfaces: o.interfaces}, o.advertisements, true
+	return L2Announcement{Node: winner, Interfaces: o.interfaces}, o.advertisements
 }
 
 // ownerFor joins the interfaces of the advertisements that admit node, and
@@ -75,5 +108,6 @@ func (r Result) L2Owned(node string) map[netip.Addr][]string {
 // in input order. Their status is where a problem announcing ip shows. It
 // is nil for an address nobody announces at layer 2.
 func (r Result) L2Advertisements(ip netip.Addr) []string {
-	return r.l2Advertisements[ip]
+	advs, _ := r.l2Advertisements.get(ip)
+	return advs
 }

@@ -20,20 +20,21 @@ type Result struct {
 	// outside a pool entry, with the entries at fault.
 	RefusedAggregation map[string][]*validation.AggregationError
 
+	// The two unexported parts are split into shards (addrTable) so that a
+	// Decider's next Result shares every shard it does not change.
+	//
 	// l2Advertisements: per address of L2, the advertisements its owner
 	// answers under (see L2Advertisements).
-	l2Advertisements map[netip.Addr][]string
+	l2Advertisements addrTable[[]string]
 	// bgpMatches: per address of BGP, what its routes are built from (see
 	// Routes).
-	bgpMatches map[netip.Addr]addrRoutes
+	bgpMatches addrTable[addrRoutes]
 }
 
 func newResult(addresses int) Result {
 	return Result{
-		L2:               make(map[netip.Addr]L2Announcement, addresses),
-		BGP:              make(map[netip.Addr]BGPAnnouncement, addresses),
-		l2Advertisements: make(map[netip.Addr][]string, addresses),
-		bgpMatches:       make(map[netip.Addr]addrRoutes, addresses),
+		L2:  make(map[netip.Addr]L2Announcement, addresses),
+		BGP: make(map[netip.Addr]BGPAnnouncement, addresses),
 	}
 }
 

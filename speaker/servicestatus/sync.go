@@ -16,10 +16,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/speaker/announce"
@@ -78,17 +77,32 @@ func New(node string) *SpeakerWriter {
 func (*SpeakerWriter) Name() string { return Name }
 
 // Setup implements protocol.Protocol: the write loop runs beside the
-// manager, and an object created or deleted by anyone recomputes, so that
-// one deleted by hand is written again (and a create that lost a race is
-// followed by its status). Updates by the writers themselves do not.
+// manager. The decision depends on no ServiceAnnouncement, so none of their
+// changes recomputes it (a burst of thousands of Services creates as many
+// objects); an object deleted by anyone makes the loop check the last
+// decision against the cache again, so that one deleted by hand is written
+// again.
 func (w *SpeakerWriter) Setup(mgr manager.Manager, env protocol.Env) ([]protocol.Watch, error) {
 	w.log = env.Log.WithName("serviceannouncements")
 	w.reader, w.client = mgr.GetCache(), mgr.GetClient()
-	if err := mgr.Add(manager.RunnableFunc(w.run)); err != nil {
-		return nil, err
+	// The cache is not started yet: this registers the informer without
+	// waiting for it.
+	inf, err := mgr.GetCache().GetInformer(context.Background(), &v1beta1.ServiceAnnouncement{})
+	if err != nil {
+		return nil, fmt.Errorf("watching ServiceAnnouncements: %w", err)
 	}
-	createdOrDeleted := predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }}
-	return []protocol.Watch{{Object: &v1beta1.ServiceAnnouncement{}, Predicates: []predicate.Predicate{createdOrDeleted}}}, nil
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: func(any) { w.recheck() }}); err != nil {
+		return nil, fmt.Errorf("watching ServiceAnnouncements: %w", err)
+	}
+	return nil, mgr.Add(manager.RunnableFunc(w.run))
+}
+
+// recheck wakes the write loop to compare the last decision with the cache.
+func (w *SpeakerWriter) recheck() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Read implements protocol.Protocol: the decision needs nothing of it.
@@ -104,10 +118,7 @@ func (w *SpeakerWriter) Apply(_ context.Context, d protocol.Decision) error {
 	w.mu.Lock()
 	w.pending = &d
 	w.mu.Unlock()
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
+	w.recheck()
 	return nil
 }
 
@@ -119,17 +130,18 @@ func (*SpeakerWriter) Announcers(announce.Result) map[netip.Addr][]string { retu
 func (*SpeakerWriter) EventNote(netip.Addr, []string, []string) string { return "" }
 
 // run writes each decision handed to Apply, the latest one only when
-// several came meanwhile, and retries a failed one with back-off.
+// several came meanwhile, retries a failed one with back-off, and checks it
+// again when writes it held back may be due (Sync's recheck).
 func (w *SpeakerWriter) run(ctx context.Context) error {
 	backoff := minBackoff
-	var retry <-chan time.Time
+	var again <-chan time.Time
 	var last *protocol.Decision
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-w.kick:
-		case <-retry:
+		case <-again:
 		}
 		w.mu.Lock()
 		if w.pending != nil {
@@ -139,45 +151,59 @@ func (w *SpeakerWriter) run(ctx context.Context) error {
 		if last == nil {
 			continue
 		}
-		retry = nil
-		if err := w.Sync(ctx, *last); err != nil {
+		again = nil
+		recheck, err := w.Sync(ctx, *last)
+		if err != nil {
 			w.log.Error(err, "Writing ServiceAnnouncements; retrying", "in", backoff.String())
-			retry = time.After(backoff)
+			again = time.After(backoff)
 			backoff = min(2*backoff, maxBackoff)
 			continue
 		}
 		backoff = minBackoff
+		if recheck > 0 {
+			again = time.After(recheck)
+		}
 	}
 }
 
 // Sync writes what d changes in the ServiceAnnouncements this speaker
-// writes.
-func (w *SpeakerWriter) Sync(ctx context.Context, d protocol.Decision) error {
+// writes. recheck > 0 asks for d to be checked again after that long: some
+// writes were held back because the cache did not show the object as it
+// is yet (a recent write, or a create that found the object existing).
+func (w *SpeakerWriter) Sync(ctx context.Context, d protocol.Decision) (recheck time.Duration, err error) {
 	var list v1beta1.ServiceAnnouncementList
 	if err := w.reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
-		return fmt.Errorf("listing ServiceAnnouncements from cache: %w", err)
+		return 0, fmt.Errorf("listing ServiceAnnouncements from cache: %w", err)
 	}
 	w.writers.reset(d.Input.Live)
 	mine := func(key string) bool { return w.writers.of(key) == w.node }
 	peers, err := w.peersFunc(ctx, d)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	want := Desired(d.Result, mine, peers)
 	stored := storedOf(list.Items)
 	services, err := w.serviceUIDs(ctx, want)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	writes := w.skipRecent(Plan(want, Announced(d.Result), mine, stored, services), time.Now())
+	planned := Plan(want, Announced(d.Result), mine, stored, services)
+	writes := w.skipRecent(planned, time.Now())
+	if len(writes) < len(planned) {
+		recheck = recentWriteGrace // in case the cache never shows them
+	}
 	var errs []error
 	for _, wr := range writes {
-		errs = append(errs, w.write(ctx, wr))
+		existed, err := w.write(ctx, wr)
+		if existed {
+			recheck = minBackoff // its status is written once the cache shows it
+		}
+		errs = append(errs, err)
 	}
 	if len(w.writers.byKey) > 2*len(stored)+1024 {
 		w.writers.byKey = map[string]string{} // forget Services long gone
 	}
-	return errors.Join(errs...)
+	return recheck, errors.Join(errs...)
 }
 
 // storedOf indexes the cached objects by key.
@@ -263,17 +289,18 @@ func (w *SpeakerWriter) skipRecent(writes []Write, now time.Time) []Write {
 	})
 }
 
-// write makes one write and remembers it.
-func (w *SpeakerWriter) write(ctx context.Context, wr Write) error {
+// write makes one write and remembers it. existed reports a create that
+// found the object there already (made by another writer, or by this one
+// and not yet in the cache): nothing was written.
+func (w *SpeakerWriter) write(ctx context.Context, wr Write) (existed bool, err error) {
 	obj := &v1beta1.ServiceAnnouncement{ObjectMeta: metav1.ObjectMeta{
 		Namespace: keyName(wr.Key).Namespace, Name: keyName(wr.Key).Name, UID: wr.UID,
 	}}
-	var err error
 	switch wr.Action {
 	case Create:
 		var created bool
 		if created, err = w.create(ctx, obj, wr); err == nil && !created {
-			return nil // not written: nothing to remember
+			return true, nil // not written: nothing to remember
 		}
 	case Update:
 		err = protocol.ApplyStatus(ctx, w.client, obj, wr.Status, protocol.AdvertisementFieldOwner)
@@ -284,10 +311,10 @@ func (w *SpeakerWriter) write(ctx context.Context, wr Write) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s ServiceAnnouncement %s: %w", strings.ToLower(string(wr.Action)), wr.Key, err)
+		return false, fmt.Errorf("%s ServiceAnnouncement %s: %w", strings.ToLower(string(wr.Action)), wr.Key, err)
 	}
 	w.recent[wr.Key] = recentWrite{action: wr.Action, status: wr.Status, at: time.Now()}
-	return nil
+	return false, nil
 }
 
 // create makes the object, owned by its Service (wr.UID) so that it goes
@@ -301,7 +328,7 @@ func (w *SpeakerWriter) create(ctx context.Context, obj *v1beta1.ServiceAnnounce
 	}}
 	if err := w.client.Create(ctx, obj); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return false, nil // the cache will show it, and its creation recomputes
+			return false, nil // Sync checks again once the cache shows it
 		}
 		return false, err
 	}

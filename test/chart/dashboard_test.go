@@ -249,6 +249,7 @@ func busyClusterSeries() []inputSeries {
 		c("ironlb_allocations_total", `pool="lan",operation="released"`, "0+1x30"),
 		c("ironlb_allocation_failures_total", `reason="PoolExhausted"`, "0x15 1+1x15"),
 		c("ironlb_allocation_failures_total", `reason="NoMatchingPool"`, "0+1x30"),
+		c("ironlb_services_pending", `reason="PoolExhausted"`, "0x15 1x15"),
 		// The address moves: node-a stops exporting it, node-b starts.
 		s("node-a", "ironlb_announced", `ip="203.0.113.10",protocol="layer2"`, "1x9 _x21"),
 		s("node-b", "ironlb_announced", `ip="203.0.113.10",protocol="layer2"`, "_x9 1x21"),

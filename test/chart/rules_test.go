@@ -116,6 +116,33 @@ func defaultAlertScenarios() []alertScenario {
 			},
 		},
 		{
+			// From 5m two Services wait on a full pool and stay waiting;
+			// the standby replica exports 0. A Service names a missing pool
+			// for 4 minutes, shorter than `for`, and is then fixed.
+			name: "Services pending for 10m",
+			series: []inputSeries{
+				{controllerSeries(controllerTarget, "ironlb_services_pending", `reason="PoolExhausted"`), "0x4 1 2x20"},
+				{controllerSeries(standbyTarget, "ironlb_services_pending", `reason="PoolExhausted"`), "0x25"},
+				{controllerSeries(controllerTarget, "ironlb_services_pending", `reason="NoMatchingPool"`), "0x4 1x3 0x17"},
+				{controllerSeries(standbyTarget, "ironlb_services_pending", `reason="NoMatchingPool"`), "0x25"},
+			},
+			checks: []alertRuleTest{
+				noAlert("14m", "IronLBServicesPending"),
+				{EvalTime: "15m", Alertname: "IronLBServicesPending", ExpAlerts: []expAlert{{
+					ExpLabels: map[string]string{"severity": "warning", "reason": "PoolExhausted"},
+					ExpAnnotations: map[string]string{
+						"summary": "IronLB has 2 LoadBalancer Services without the address they ask for (PoolExhausted)",
+						"description": "For 10m some LoadBalancer Services have had their address request refused with " +
+							"reason PoolExhausted; 2 are now. Most have no EXTERNAL-IP. `kubectl ironlb status` lists " +
+							"them with the reason and message of their ironlb.io/IPAllocated condition. PoolExhausted " +
+							"and NoMatchingPool call for addresses in a pool that admits these Services; IPUnavailable, " +
+							"InvalidRequest and SharingConflict for a change of what they ask (annotations, " +
+							"spec.loadBalancerIP) or of the Service holding the address they want.",
+					},
+				}}},
+			},
+		},
+		{
 			// node-a loses tor-a at 5m for good; node-b's session with tor-b
 			// flaps for 4 minutes, shorter than `for`.
 			name: "a BGP session down for 5m",
@@ -220,6 +247,8 @@ func healthyScenario() alertScenario {
 	s := alertScenario{name: "a healthy cluster", series: []inputSeries{
 		{controllerSeries(controllerTarget, "ironlb_pool_addresses_total", `pool="lan",family="IPv4"`), "16x60"},
 		{controllerSeries(controllerTarget, "ironlb_pool_addresses_used", `pool="lan",family="IPv4"`), "14x60"},
+		{controllerSeries(controllerTarget, "ironlb_services_pending", `reason="PoolExhausted"`), "0x60"},
+		{controllerSeries(standbyTarget, "ironlb_services_pending", `reason="PoolExhausted"`), "0x60"},
 	}}
 	for node := range speakerNodes {
 		s.series = append(s.series,
@@ -240,6 +269,7 @@ func healthyScenario() alertScenario {
 // chart has another one without scenarios here.
 var chartAlerts = []string{
 	"IronLBPoolNearlyExhausted",
+	"IronLBServicesPending",
 	"IronLBBGPSessionDown",
 	"IronLBAddressNotAnnounced",
 	"IronLBSpeakerIsolated",
