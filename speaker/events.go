@@ -25,11 +25,40 @@ const (
 )
 
 // announcedBy returns, by protocol name, the nodes announcing each address
-// in res.
+// in res. O(addresses).
 func announcedBy(protocols []protocol.Protocol, res announce.Result) map[string]map[netip.Addr][]string {
 	out := make(map[string]map[netip.Addr][]string, len(protocols))
 	for _, p := range protocols {
 		out[p.Name()] = p.Announcers(res)
+	}
+	return out
+}
+
+// announcedAt is announcedBy for the addresses of changed and those of
+// services only: what setAnnounced and observe look at after a decision
+// that changed those (a Service's other addresses included, as observe
+// compares every address of a Service it looks at).
+func announcedAt(protocols []protocol.Protocol, res announce.Result, changed []netip.Addr, services map[string][]netip.Addr) map[string]map[netip.Addr][]string {
+	out := make(map[string]map[netip.Addr][]string, len(protocols))
+	for _, p := range protocols {
+		byIP := make(map[netip.Addr][]string, len(changed))
+		add := func(ip netip.Addr) {
+			if _, done := byIP[ip]; done {
+				return
+			}
+			if nodes := p.AnnouncersAt(res, ip); len(nodes) > 0 {
+				byIP[ip] = nodes
+			}
+		}
+		for _, ip := range changed {
+			add(ip)
+		}
+		for _, ips := range services {
+			for _, ip := range ips {
+				add(ip)
+			}
+		}
+		out[p.Name()] = byIP
 	}
 	return out
 }
@@ -123,9 +152,10 @@ func changeNote(p protocol.Protocol, ip netip.Addr, was, now []string, self, low
 }
 
 // emitEvents records the decision and emits this node's share of events,
-// on the Services as the cache has them. only is as for observe.
-func (s *Speaker) emitEvents(ctx context.Context, announced map[string]map[netip.Addr][]string, only map[string]bool, live map[string]bool) {
-	for _, e := range s.events.observe(announced, s.serviceIPs, only, s.cfg.NodeName, lowestLive(live)) {
+// on the Services as the cache has them. only is as for observe; lowest is
+// the lowest live speaker (lowestLive).
+func (s *Speaker) emitEvents(ctx context.Context, announced map[string]map[netip.Addr][]string, only map[string]bool, lowest string) {
+	for _, e := range s.events.observe(announced, s.serviceIPs, only, s.cfg.NodeName, lowest) {
 		var svc corev1.Service
 		ns, name, _ := strings.Cut(e.service, "/")
 		if err := s.reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &svc); err != nil {
@@ -135,25 +165,21 @@ func (s *Speaker) emitEvents(ctx context.Context, announced map[string]map[netip
 	}
 }
 
-// affectedServices names the Services whose events may change between the
-// decisions was and now: those read again, and those using an address whose
-// announcement changed. nil means every Service (a full recompute).
-func affectedServices(read map[types.NamespacedName]struct{}, was, now announce.Result, changed []netip.Addr, all bool) map[string]bool {
-	if all {
-		return nil
-	}
+// affectedServices names the Services whose announcement may change
+// between the decisions was and now, changed being the addresses whose
+// decision changed: those read again, and those using an address of
+// changed in either decision.
+func affectedServices(read map[types.NamespacedName]struct{}, was, now announce.Result, changed []netip.Addr) map[string]bool {
 	out := make(map[string]bool, len(read)+len(changed))
 	for k := range read {
 		out[k.String()] = true
 	}
 	for _, ip := range changed {
-		for _, r := range []announce.Result{was, now} {
-			for _, svc := range r.L2[ip].Services {
-				out[svc] = true
-			}
-			for _, svc := range r.BGP[ip].Services {
-				out[svc] = true
-			}
+		for _, svc := range was.ServicesAt(ip) {
+			out[svc] = true
+		}
+		for _, svc := range now.ServicesAt(ip) {
+			out[svc] = true
 		}
 	}
 	return out

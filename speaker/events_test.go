@@ -27,19 +27,19 @@ var (
 )
 
 func l2Result(owners map[netip.Addr]string) announce.Result {
-	r := announce.Result{L2: map[netip.Addr]announce.L2Announcement{}, BGP: map[netip.Addr]announce.BGPAnnouncement{}}
+	l2 := map[netip.Addr]announce.L2Announcement{}
 	for ip, n := range owners {
-		r.L2[ip] = announce.L2Announcement{Node: n}
+		l2[ip] = announce.L2Announcement{Node: n}
 	}
-	return r
+	return announce.NewResult(l2, nil)
 }
 
 func bgpResult(nodes map[netip.Addr][]string) announce.Result {
-	r := announce.Result{L2: map[netip.Addr]announce.L2Announcement{}, BGP: map[netip.Addr]announce.BGPAnnouncement{}}
+	bgp := map[netip.Addr]announce.BGPAnnouncement{}
 	for ip, n := range nodes {
-		r.BGP[ip] = announce.BGPAnnouncement{Nodes: n}
+		bgp[ip] = announce.BGPAnnouncement{Nodes: n}
 	}
-	return r
+	return announce.NewResult(nil, bgp)
 }
 
 // Each step feeds a decision to the tracker of one speaker ("self") and lists
@@ -170,5 +170,28 @@ func TestNodeFrom(t *testing.T) {
 	want := announce.Node{Name: "n1", Labels: map[string]string{"a": "b"}, Ready: true, NetworkUnavailable: true}
 	if diff := cmp.Diff(want, nodeFrom(n)); diff != "" {
 		t.Errorf("nodeFrom (-want +got):\n%s", diff)
+	}
+}
+
+// announcedAt is announcedBy for the addresses asked about: those changed
+// and every address of the Services named, and nothing else.
+func TestAnnouncedAtMatchesAnnouncedBy(t *testing.T) {
+	ip3 := netip.MustParseAddr("192.0.2.11")
+	l2 := map[netip.Addr]announce.L2Announcement{ip1: {Node: "n1"}, ip2: {Node: "n2"}, ip3: {Node: "n3"}}
+	bgp := map[netip.Addr]announce.BGPAnnouncement{ip1: {Nodes: []string{"n1", "n2"}}, ip3: {Nodes: []string{"n3"}}}
+	res := announce.NewResult(l2, bgp)
+	all := announcedBy(protocols, res)
+	got := announcedAt(protocols, res, []netip.Addr{ip1}, map[string][]netip.Addr{"ns/web": {ip2}, "ns/gone": nil})
+	want := map[string]map[netip.Addr][]string{}
+	for name, byIP := range all {
+		want[name] = map[netip.Addr][]string{}
+		for _, ip := range []netip.Addr{ip1, ip2} {
+			if nodes, ok := byIP[ip]; ok {
+				want[name][ip] = nodes
+			}
+		}
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+		t.Errorf("announcedAt (-announcedBy for ip1, ip2 +got):\n%s", diff)
 	}
 }

@@ -64,8 +64,8 @@ func BenchmarkScaleDecision(b *testing.B) {
 						in.Services = append(in.Services, a)
 					}
 				}
-				if res := announce.Compute(in); len(res.L2) != services {
-					b.Fatalf("%d of %d addresses announced", len(res.L2), services)
+				if res := announce.Compute(in); res.LenL2() != services {
+					b.Fatalf("%d of %d addresses announced", res.LenL2(), services)
 				}
 			}
 		})

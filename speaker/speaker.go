@@ -103,6 +103,7 @@ type Speaker struct {
 	serviceIPs    map[string][]netip.Addr // the decider's Services and their addresses, by key
 	servicesRead  bool                    // every Service was read once
 	last          announce.Result         // the last decision applied
+	haveLast      bool                    // last holds one: not before the first, nor after a withdrawal
 	events        *eventTracker
 	lastNodes     string
 	nextRun       time.Time // no full recompute before this (see Reconcile)
@@ -212,18 +213,28 @@ func (s *Speaker) Reconcile(ctx context.Context, _ reconcile.Request) (reconcile
 	changed, all := s.decider.Changed()
 	in := st.input
 	in.Live, in.WinnerVersion, in.Eligibility = live, version, s.cfg.Eligibility
+	lowest := lowestLive(live)
 	d := protocol.Decision{
 		Node: s.cfg.NodeName, Self: st.self, Input: in, Result: res,
 		// Only the lowest live speaker writes shared status, so N speakers
 		// do not race to write the same thing.
-		WritesShared: lowestLive(live) == s.cfg.NodeName,
+		WritesShared: lowest == s.cfg.NodeName,
+		// After a withdrawal (or before the first run), every address may
+		// differ from what was last applied.
+		All: all || !s.haveLast,
 	}
-	// After a withdrawal (or before the first run), every address may
-	// differ from what was last exported.
-	all = all || s.last.L2 == nil
-	announced, err := s.apply(ctx, d, changed, all)
-	s.emitEvents(ctx, announced, affectedServices(read, s.last, res, changed, all), live)
-	s.last = res
+	var only map[string]bool // the Services whose events may change; nil: all
+	if !d.All {
+		d.Changed = changed
+		only = affectedServices(read, s.last, res, changed)
+		d.ChangedServices = make(map[string][]netip.Addr, len(only))
+		for k := range only {
+			d.ChangedServices[k] = s.serviceIPs[k] // never modified: setService stores new slices
+		}
+	}
+	announced, err := s.apply(ctx, d)
+	s.emitEvents(ctx, announced, only, lowest)
+	s.last, s.haveLast = res, true
 	s.applied.Store(true)
 	s.kickDecided()
 	return reconcile.Result{}, err
@@ -266,15 +277,21 @@ func (s *Speaker) read(ctx context.Context, p pending) error {
 }
 
 // apply hands d to every protocol and exports what this node announces:
-// the addresses in changed, or all. It returns, by protocol, the nodes
-// announcing each address.
-func (s *Speaker) apply(ctx context.Context, d protocol.Decision, changed []netip.Addr, all bool) (map[string]map[netip.Addr][]string, error) {
+// the addresses of d.Changed, or all when d.All. It returns, by protocol,
+// the nodes announcing each address: every address when d.All, else those
+// of d.Changed and of d.ChangedServices (see announcedAt).
+func (s *Speaker) apply(ctx context.Context, d protocol.Decision) (map[string]map[netip.Addr][]string, error) {
 	var errs []error
 	for _, p := range s.protocols {
 		errs = append(errs, p.Apply(ctx, d))
 	}
-	announced := announcedBy(s.protocols, d.Result)
-	s.metrics.setAnnounced(announced, s.cfg.NodeName, changed, all)
+	var announced map[string]map[netip.Addr][]string
+	if d.All {
+		announced = announcedBy(s.protocols, d.Result)
+	} else {
+		announced = announcedAt(s.protocols, d.Result, d.Changed, d.ChangedServices)
+	}
+	s.metrics.setAnnounced(announced, s.cfg.NodeName, d.Changed, d.All)
 	return announced, errors.Join(errs...)
 }
 
@@ -290,8 +307,8 @@ func (s *Speaker) kickJoinOnNewNodes(nodes []corev1.Node) {
 // withdraw makes an isolated speaker announce nothing. No Service event and
 // no shared status is written: its view of the cluster is not the others'.
 func (s *Speaker) withdraw(ctx context.Context, st *clusterState) error {
-	_, err := s.apply(ctx, protocol.Decision{Node: s.cfg.NodeName, Self: st.self, Input: st.input, Isolated: true}, nil, true)
-	s.last = announce.Result{} // the next decision exports everything again
+	_, err := s.apply(ctx, protocol.Decision{Node: s.cfg.NodeName, Self: st.self, Input: st.input, Isolated: true, All: true})
+	s.last, s.haveLast = announce.Result{}, false // the next decision applies everything again
 	s.kickDecided()
 	return err
 }

@@ -61,6 +61,8 @@ type flags struct {
 	secretNamespace    string
 	logLevel           string
 	ignoreExcludeLB    bool
+	kubeAPIQPS         float64
+	kubeAPIBurst       int
 }
 
 // InitFlags registers every flag on fs. getenv supplies defaults taken from
@@ -89,6 +91,12 @@ func InitFlags(fs *flag.FlagSet, getenv func(string) string) *flags {
 	fs.BoolVar(&f.ignoreExcludeLB, "ignore-exclude-lb", false,
 		"Let nodes labelled node.kubernetes.io/exclude-from-external-load-balancers announce too (clusters of control-plane nodes only); every speaker must be given the same value.")
 	fs.StringVar(&f.logLevel, "log-level", "info", "Log level: error, info, debug, or a verbosity number (2 = more than debug).")
+	// client-go's default (5, 10) or controller-runtime's (20, 30) would
+	// take minutes to write the ServiceAnnouncements and Events of a burst
+	// of thousands of Services in a small cluster, where each speaker
+	// writes a third of them.
+	fs.Float64Var(&f.kubeAPIQPS, "kube-api-qps", 50, "Sustained requests per second to the API server.")
+	fs.IntVar(&f.kubeAPIBurst, "kube-api-burst", 100, "Burst of requests to the API server.")
 	return f
 }
 
@@ -136,6 +144,9 @@ func (f *flags) options(getenv func(string) string) (speaker.Options, error) {
 	}
 	if _, err := parseLogLevel(f.logLevel); err != nil {
 		return opts, err
+	}
+	if f.kubeAPIQPS <= 0 || f.kubeAPIBurst <= 0 {
+		return opts, fmt.Errorf("--kube-api-qps %v and --kube-api-burst %d must be positive", f.kubeAPIQPS, f.kubeAPIBurst)
 	}
 	return opts, opts.Validate()
 }
@@ -241,6 +252,7 @@ func main() {
 		log.Error(err, "Unable to load a kubeconfig")
 		os.Exit(1)
 	}
+	cfg.QPS, cfg.Burst = float32(f.kubeAPIQPS), f.kubeAPIBurst
 	// SIGTERM or SIGINT cancels the context (a second one exits at once);
 	// Run then leaves the memberlist, stops BGP and returns.
 	ctx := ctrl.SetupSignalHandler()

@@ -105,6 +105,7 @@ func TestOptions(t *testing.T) {
 		{name: "bad bind address", args: []string{"--memberlist-bind-address=node-a"}, env: withKey, wantErr: "is not an IP address"},
 		{name: "bad log level", args: []string{"--log-level=loud"}, env: withKey, wantErr: "--log-level"},
 		{name: "bad BGP port", args: []string{"--bgp-listen-port=70000"}, env: withKey, wantErr: "--bgp-listen-port"},
+		{name: "no API requests allowed", args: []string{"--kube-api-qps=0"}, env: withKey, wantErr: "--kube-api-qps 0 and --kube-api-burst 100 must be positive"},
 		{name: "bad BGP listen address", args: []string{"--bgp-listen-address=192.0.2.11,eth0"}, env: withKey,
 			wantErr: `invalid value "192.0.2.11,eth0" for flag -bgp-listen-address: "eth0" is not an IP address`},
 		// A rotation: the keys still accepted, blanks dropped.

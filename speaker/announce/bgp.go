@@ -129,34 +129,72 @@ func (c *computation) decideBGP(p *poolPlan, users []*Service) ([]bgpMatch, []st
 // Routes returns the BGP routes node advertises, sorted by prefix then peers.
 // Addresses aggregated into one prefix give one route. Advertisements that
 // give the same prefix to the same peers are merged: communities are joined
-// and the highest localPref is kept.
+// and the highest localPref is kept. O(addresses).
 func (r Result) Routes(node string) []Route {
-	type key struct {
-		prefix netip.Prefix
-		peers  string
-	}
-	templates := map[*BGPAdvertisement]Route{}
-	merged := make(map[key]*Route, r.bgpMatches.len())
+	b := newRouteBuilder(r.bgpMatches.len())
 	for ip, ar := range r.bgpMatches.all() {
-		for _, m := range ar.matches {
-			if !m.nodes[node] {
-				continue
-			}
-			tmpl, ok := templates[m.adv]
-			if !ok {
-				tmpl = routeTemplate(m.adv)
-				templates[m.adv] = tmpl
-			}
-			rt := tmpl
-			rt.Prefix = prefixFor(ip, ar.entry, m.adv)
-			k := key{rt.Prefix, strings.Join(rt.Peers, ",")}
-			if prev, ok := merged[k]; ok {
-				mergeRoute(prev, rt)
-				continue
-			}
-			merged[k] = &rt
-		}
+		b.add(ip, ar, node)
 	}
+	return b.sorted()
+}
+
+// RoutesAt returns the routes ip makes node advertise, merged and sorted as
+// Routes merges and sorts them, as if ip were the only address: without
+// aggregation they are exactly the routes of Routes(node) whose prefix is
+// ip's own (a /32 or /128), so a caller that knows no advertisement
+// aggregates can update one address's routes alone. With aggregation an
+// address's route is an aggregate that other addresses share: use Routes.
+func (r Result) RoutesAt(node string, ip netip.Addr) []Route {
+	ar, ok := r.bgpMatches.get(ip)
+	if !ok {
+		return nil
+	}
+	b := newRouteBuilder(len(ar.matches))
+	b.add(ip, ar, node)
+	return b.sorted()
+}
+
+// routeBuilder merges the routes of addresses by prefix and peers.
+type routeBuilder struct {
+	templates map[*BGPAdvertisement]Route
+	merged    map[routeKey]*Route
+}
+
+type routeKey struct {
+	prefix netip.Prefix
+	peers  string
+}
+
+func newRouteBuilder(hint int) *routeBuilder {
+	return &routeBuilder{templates: map[*BGPAdvertisement]Route{}, merged: make(map[routeKey]*Route, hint)}
+}
+
+// add adds the routes node advertises for ip, whose matches are ar.
+func (b *routeBuilder) add(ip netip.Addr, ar addrRoutes, node string) {
+	for _, m := range ar.matches {
+		if !m.nodes[node] {
+			continue
+		}
+		tmpl, ok := b.templates[m.adv]
+		if !ok {
+			tmpl = routeTemplate(m.adv)
+			b.templates[m.adv] = tmpl
+		}
+		rt := tmpl
+		rt.Prefix = prefixFor(ip, ar.entry, m.adv)
+		k := routeKey{rt.Prefix, strings.Join(rt.Peers, ",")}
+		if prev, ok := b.merged[k]; ok {
+			mergeRoute(prev, rt)
+			continue
+		}
+		b.merged[k] = &rt
+	}
+}
+
+// sorted returns the routes added, by prefix then peers.
+func (b *routeBuilder) sorted() []Route {
+	type key = routeKey
+	merged := b.merged
 	type keyed struct {
 		k  key
 		rt *Route

@@ -1,7 +1,10 @@
 package announce_test
 
 import (
+	"math/rand/v2"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -154,7 +157,7 @@ func TestComputeBGP(t *testing.T) {
 			tc.modify(&in)
 			got := announce.Compute(in)
 			gotNodes := map[netip.Addr][]string{}
-			for ip, a := range got.BGP {
+			for ip, a := range got.AllBGP() {
 				gotNodes[ip] = a.Nodes
 			}
 			if diff := cmp.Diff(tc.wantNodes, gotNodes, cmpAddrs); diff != "" {
@@ -255,5 +258,51 @@ func TestAggregateStaysInsideItsPoolEntry(t *testing.T) {
 				t.Error("host is refused too")
 			}
 		})
+	}
+}
+
+// TestRoutesAtMatchesRoutes: without aggregation, the routes of every
+// address taken alone (RoutesAt) are a node's whole set (Routes), so a
+// speaker can update the routes of the addresses that changed without
+// building every route. Random clusters, aggregation taken out.
+func TestRoutesAtMatchesRoutes(t *testing.T) {
+	checked := 0
+	for seed := range uint64(100) {
+		r := rand.New(rand.NewPCG(seed, 0x2c))
+		c := randCluster(r)
+		for i := range c.BGPAdvertisements {
+			c.BGPAdvertisements[i].AggregationLength, c.BGPAdvertisements[i].AggregationLengthV6 = nil, nil
+		}
+		d := announce.NewDecider()
+		d.SetCluster(c)
+		for range r.IntN(20) {
+			d.SetService(randService(r))
+		}
+		res := d.Decide()
+		for _, n := range randNodeNames {
+			var got []announce.Route
+			for ip := range res.AllBGP() {
+				for _, rt := range res.RoutesAt(n, ip) {
+					if rt.Prefix != netip.PrefixFrom(ip, ip.BitLen()) {
+						t.Fatalf("seed %d: %s on %s gives route %s, not its own prefix", seed, ip, n, rt.Prefix)
+					}
+					got = append(got, rt)
+				}
+			}
+			want := res.Routes(n)
+			slices.SortFunc(got, func(a, b announce.Route) int {
+				if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+					return c
+				}
+				return strings.Compare(strings.Join(a.Peers, ","), strings.Join(b.Peers, ","))
+			})
+			if diff := cmp.Diff(want, got, cmpAddrs, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("seed %d, node %s: RoutesAt of every address differs from Routes (-Routes +RoutesAt):\n%s", seed, n, diff)
+			}
+			checked += len(want)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no route built: the test proves nothing")
 	}
 }

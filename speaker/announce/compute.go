@@ -37,9 +37,8 @@ func (c *computation) decideAll(byIP map[netip.Addr][]*Service) (Result, map[net
 			homes[ip] = h
 		}
 	}
-	res := newResult(len(byIP))
-	res.RefusedAggregation = c.refuseAggregations(holdingPools(homes))
-	w := newResultWriter(res, true, len(homes))
+	res := Result{RefusedAggregation: c.refuseAggregations(holdingPools(homes))}
+	w := newResultWriter(res, len(homes))
 	for ip, h := range homes {
 		w.set(ip, c.decide(ip, h, byIP[ip]))
 	}

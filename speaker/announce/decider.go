@@ -36,10 +36,10 @@ type Cluster struct {
 //     and its BGP nodes;
 //   - anything else in the Cluster: everything, as Compute.
 //
-// The Result is copy-on-write: Decide copies a map of the previous Result
-// before changing it (the unexported parts by shard), so a Result handed
-// out is never modified. Copying the exported maps L2 and BGP is most of
-// what a Service change costs with tens of thousands of addresses.
+// The Result is copy-on-write: Decide copies a shard of the previous
+// Result before changing it (about 1/256 of the addresses, see
+// addrTable), so a Result handed out is never modified and a Service
+// change costs a few shard copies, not a copy of every address.
 //
 // A Decider is not safe for concurrent use; its Results are.
 type Decider struct {
@@ -162,7 +162,7 @@ func (d *Decider) Decide() Result {
 		d.changed, d.changedAll = nil, false
 		return d.res
 	}
-	w := newResultWriter(d.res, false, len(d.homes))
+	w := newResultWriter(d.res, len(d.homes))
 	var changed []netip.Addr
 	if d.liveChanged {
 		changed = d.membershipChanged(w)
@@ -177,7 +177,7 @@ func (d *Decider) Decide() Result {
 			changed = append(changed, ip)
 		}
 	}
-	clear(d.dirty)
+	d.dirty = map[netip.Addr]bool{} // not clear: a cleared map keeps its size, and ranging over it costs that
 	slices.SortFunc(changed, netip.Addr.Compare)
 	d.res, d.changed, d.changedAll = w.result(), changed, false
 	return d.res
@@ -192,7 +192,7 @@ func (d *Decider) recomputeAll() {
 	for _, h := range d.homes {
 		d.holding[h.pool.Name]++
 	}
-	clear(d.dirty)
+	d.dirty = map[netip.Addr]bool{} // see Decide
 	d.redo, d.liveChanged = false, false
 	d.changed, d.changedAll = nil, true
 }

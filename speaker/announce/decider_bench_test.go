@@ -40,8 +40,6 @@ func perOp(b *testing.B, n int, unit time.Duration, name string) {
 // pool and one advertisement of each kind selecting every node), election
 // v2:
 //   - ServiceChange: one Service moves to a new address, then Decide;
-//   - CopyExported: maps.Clone of the Result's L2 and BGP maps alone, the
-//     part of ServiceChange that copy-on-write of the exported maps costs;
 //   - SameCluster, EqualCluster: SetCluster with the cluster unchanged
 //     (the same slices; equal copies of them and of Live), then Decide:
 //     what a caller pays for calling SetCluster on every reconcile;
@@ -53,15 +51,6 @@ func BenchmarkDeciderScale(b *testing.B) {
 	in := scaleInput(announce.WinnerV2)
 	d, c := deciderOf(in)
 	b.Run("ServiceChange", func(b *testing.B) { benchServiceChange(b, d, in) })
-	b.Run("CopyExported", func(b *testing.B) {
-		res := d.Decide()
-		b.ReportAllocs()
-		for b.Loop() {
-			_ = maps.Clone(res.L2)
-			_ = maps.Clone(res.BGP)
-		}
-		perOp(b, b.N, time.Microsecond, "µs/copy")
-	})
 	b.Run("SameCluster", func(b *testing.B) { benchSameCluster(b, d, func() announce.Cluster { return c }) })
 	b.Run("EqualCluster", func(b *testing.B) { benchSameCluster(b, d, func() announce.Cluster { return equalCopy(c) }) })
 	benchMembership(b, d, c, time.Millisecond)

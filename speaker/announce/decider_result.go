@@ -45,9 +45,9 @@ func (c *computation) decideBGPInto(d *addrDecision, h home, plan *poolPlan, use
 // decisionOf reads back what r holds for ip.
 func (r Result) decisionOf(ip netip.Addr) addrDecision {
 	var d addrDecision
-	d.l2, d.hasL2 = r.L2[ip]
+	d.l2, d.hasL2 = r.l2.get(ip)
 	d.l2Advs, _ = r.l2Advertisements.get(ip)
-	d.bgp, d.hasBGP = r.BGP[ip]
+	d.bgp, d.hasBGP = r.bgp.get(ip)
 	d.routes, _ = r.bgpMatches.get(ip)
 	return d
 }
@@ -111,23 +111,23 @@ func sameNodeSet(a, b map[string]bool) bool {
 }
 
 // resultWriter makes a Result from another by changing some addresses.
-// Every map of the Result it starts from is copied before its first change,
-// so a Result handed out is never modified.
+// Every shard of the Result it starts from is copied before its first
+// change, so a Result handed out is never modified.
 type resultWriter struct {
 	res    Result
-	l2     mapWriter[L2Announcement]
-	bgp    mapWriter[BGPAnnouncement]
+	l2     *tableWriter[L2Announcement]
+	bgp    *tableWriter[BGPAnnouncement]
 	l2Advs *tableWriter[[]string]
 	routes *tableWriter[addrRoutes]
 }
 
-// newResultWriter starts from res; fresh means res's maps are new and its
-// own, to fill without copying. hint is the number of addresses expected.
-func newResultWriter(res Result, fresh bool, hint int) *resultWriter {
+// newResultWriter starts from res; hint is the number of addresses
+// expected, to size new shards.
+func newResultWriter(res Result, hint int) *resultWriter {
 	return &resultWriter{
 		res:    res,
-		l2:     mapWriter[L2Announcement]{m: res.L2, owned: fresh},
-		bgp:    mapWriter[BGPAnnouncement]{m: res.BGP, owned: fresh},
+		l2:     newTableWriter(res.l2, hint),
+		bgp:    newTableWriter(res.bgp, hint),
 		l2Advs: newTableWriter(res.l2Advertisements, hint),
 		routes: newTableWriter(res.bgpMatches, hint),
 	}
@@ -175,7 +175,7 @@ func (w *resultWriter) update(ip netip.Addr, was, now addrDecision) bool {
 // result returns the Result made; the writer must not be used afterwards.
 func (w *resultWriter) result() Result {
 	r := w.res
-	r.L2, r.BGP = w.l2.m, w.bgp.m
+	r.l2, r.bgp = w.l2.table(), w.bgp.table()
 	r.l2Advertisements, r.bgpMatches = w.l2Advs.table(), w.routes.table()
 	return r
 }

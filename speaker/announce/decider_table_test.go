@@ -51,18 +51,21 @@ func TestTableWriterLeavesTheOriginal(t *testing.T) {
 		t.Errorf("a deleted address is still there: %d", v)
 	}
 	shared := 0
-	for i := range first.shards {
-		if reflect.ValueOf(first.shards[i]).UnsafePointer() == reflect.ValueOf(second.shards[i]).UnsafePointer() {
-			shared++
+	for i := range first.root {
+		for j := range first.root[i] {
+			if second.root[i] != nil && reflect.ValueOf(first.root[i][j]).UnsafePointer() == reflect.ValueOf(second.root[i][j]).UnsafePointer() {
+				shared++
+			}
 		}
 	}
-	if shared < tableShards-2 {
-		t.Errorf("only %d of %d shards are shared after changing two addresses", shared, tableShards)
+	if shared < tableLeaves-2 {
+		t.Errorf("only %d of %d leaves are shared after changing two addresses", shared, tableLeaves)
 	}
 }
 
-// TestTableWriterEmptiesShards: a shard left empty is nil, as in a table
-// built from scratch, so equal tables are deeply equal.
+// TestTableWriterEmptiesShards: a leaf left empty is nil, and so is its
+// middle index, as in a table built from scratch, so equal tables are
+// deeply equal.
 func TestTableWriterEmptiesShards(t *testing.T) {
 	ip := netip.MustParseAddr("192.0.2.1")
 	w := newTableWriter(addrTable[int]{}, 1)
@@ -70,17 +73,18 @@ func TestTableWriterEmptiesShards(t *testing.T) {
 	one := w.table()
 	w = newTableWriter(one, 1)
 	w.delete(ip)
-	if s := w.table().shards; s == nil || s[shardOf(ip)] != nil {
-		t.Fatalf("the emptied shard is %v, want nil", s[shardOf(ip)])
+	i, _ := leafOf(ip)
+	if got := w.table(); got.root == nil || got.root[i] != nil || got.len() != 0 {
+		t.Fatalf("the emptied middle index is %v (%d entries), want nil", got.root[i], got.len())
 	}
 	if _, ok := one.get(ip); !ok {
 		t.Fatal("the table it started from lost its entry")
 	}
 }
 
-// BenchmarkDeciderTableChange is what one Service change would cost the Result's
-// copy-on-write if L2 and BGP were sharded as the unexported parts are:
-// two addresses changed in each of two tables of 50,000 addresses.
+// BenchmarkDeciderTableChange is what one Service change costs the
+// Result's copy-on-write of one table: two addresses changed in each of
+// two tables of 50,000 addresses.
 func BenchmarkDeciderTableChange(b *testing.B) {
 	addrs := tableAddrs(50001)
 	w := newTableWriter(addrTable[L2Announcement]{}, len(addrs))

@@ -105,16 +105,16 @@ func nodeNamesOf(in announce.Input) []string {
 // diffResults compares what a Result tells: its exported fields, and the
 // advertisements and routes it gives for every address and node.
 func diffResults(got, want announce.Result, nodes []string) string {
-	if diff := cmp.Diff(want.L2, got.L2, cmpAddrs); diff != "" {
+	if diff := cmp.Diff(want.L2Map(), got.L2Map(), cmpAddrs); diff != "" {
 		return "L2:\n" + diff
 	}
-	if diff := cmp.Diff(want.BGP, got.BGP, cmpAddrs); diff != "" {
+	if diff := cmp.Diff(want.BGPMap(), got.BGPMap(), cmpAddrs); diff != "" {
 		return "BGP:\n" + diff
 	}
 	if diff := cmp.Diff(want.RefusedAggregation, got.RefusedAggregation, cmpAddrs); diff != "" {
 		return "RefusedAggregation:\n" + diff
 	}
-	for ip := range want.L2 {
+	for ip := range want.AllL2() {
 		if diff := cmp.Diff(want.L2Advertisements(ip), got.L2Advertisements(ip)); diff != "" {
 			return fmt.Sprintf("L2Advertisements(%s):\n%s", ip, diff)
 		}
@@ -139,15 +139,16 @@ func checkChanged(t *testing.T, where string, prev, cur announce.Result, addrs [
 	for _, ip := range addrs {
 		listed[ip] = true
 	}
-	for _, ip := range slices.Concat(slices.Collect(maps.Keys(prev.L2)), slices.Collect(maps.Keys(cur.L2)),
-		slices.Collect(maps.Keys(prev.BGP)), slices.Collect(maps.Keys(cur.BGP))) {
+	pl2, cl2, pbgp, cbgp := prev.L2Map(), cur.L2Map(), prev.BGPMap(), cur.BGPMap()
+	for _, ip := range slices.Concat(slices.Collect(maps.Keys(pl2)), slices.Collect(maps.Keys(cl2)),
+		slices.Collect(maps.Keys(pbgp)), slices.Collect(maps.Keys(cbgp))) {
 		if listed[ip] {
 			continue
 		}
-		if !reflect.DeepEqual(prev.L2[ip], cur.L2[ip]) || !reflect.DeepEqual(prev.BGP[ip], cur.BGP[ip]) ||
+		if !reflect.DeepEqual(pl2[ip], cl2[ip]) || !reflect.DeepEqual(pbgp[ip], cbgp[ip]) ||
 			!slices.Equal(prev.L2Advertisements(ip), cur.L2Advertisements(ip)) {
 			t.Fatalf("%s: %s changed (L2 %+v -> %+v, BGP %+v -> %+v) but Changed %v does not list it",
-				where, ip, prev.L2[ip], cur.L2[ip], prev.BGP[ip], cur.BGP[ip], addrs)
+				where, ip, pl2[ip], cl2[ip], pbgp[ip], cbgp[ip], addrs)
 		}
 	}
 	for _, n := range randNodeNames {
@@ -222,13 +223,14 @@ func TestDeciderMembership(t *testing.T) {
 			d.SetCluster(c)
 			after := decideAndCheck(t, d, "after n3 left")
 			moved := 0
-			for ip, a := range before.L2 {
-				if after.L2[ip].Node == a.Node {
+			for ip, a := range before.AllL2() {
+				now, _ := after.L2At(ip)
+				if now.Node == a.Node {
 					continue
 				}
 				moved++
 				if a.Node != "n3" {
-					t.Errorf("%s moved from %s to %s, but only n3 left", ip, a.Node, after.L2[ip].Node)
+					t.Errorf("%s moved from %s to %s, but only n3 left", ip, a.Node, now.Node)
 				}
 			}
 			if moved == 0 {
@@ -249,11 +251,11 @@ func TestDeciderMembership(t *testing.T) {
 			d.SetCluster(c)
 			after := decideAndCheck(t, d, "after n5 joined")
 			moved := 0
-			for ip, a := range before.L2 {
-				if now := after.L2[ip].Node; now != a.Node {
+			for ip, a := range before.AllL2() {
+				if now, _ := after.L2At(ip); now.Node != a.Node {
 					moved++
-					if now != "n5" {
-						t.Errorf("%s moved from %s to %s, but only n5 joined", ip, a.Node, now)
+					if now.Node != "n5" {
+						t.Errorf("%s moved from %s to %s, but only n5 joined", ip, a.Node, now.Node)
 					}
 				}
 			}
@@ -272,7 +274,7 @@ func TestDeciderMembership(t *testing.T) {
 		d.SetCluster(c)
 		after := decideAndCheck(t, d, "after n3 left")
 		var want []netip.Addr
-		for ip, a := range before.L2 {
+		for ip, a := range before.AllL2() {
 			if a.Node == "n3" {
 				want = append(want, ip)
 			}
@@ -293,7 +295,7 @@ func TestDeciderMembership(t *testing.T) {
 		if addrs := changedAddrs(t, d); len(addrs) != 0 {
 			t.Errorf("Changed lists %v after no change", addrs)
 		}
-		if reflect.ValueOf(after.L2).UnsafePointer() != reflect.ValueOf(before.L2).UnsafePointer() {
+		if !announce.SameTables(after, before) {
 			t.Error("an unchanged decision was copied")
 		}
 	})
@@ -359,7 +361,7 @@ func TestDeciderServiceChanges(t *testing.T) {
 			tc.change(d)
 			res := decideAndCheck(t, d, "after")
 			for ip, want := range tc.want {
-				got, ok := res.L2[ip]
+				got, ok := res.L2At(ip)
 				if want == nil {
 					if ok {
 						t.Errorf("%s is still announced: %+v", ip, got)
@@ -392,22 +394,22 @@ func TestDeciderRefusedAggregationFlips(t *testing.T) {
 		BGPAdvertisements: []announce.BGPAdvertisement{{Name: "agg", AggregationLength: ptr.To[int32](24)}},
 	}
 	d := newDecider(c, []announce.Service{svc("ns/a", v4a)})
-	if res := decideAndCheck(t, d, "before"); len(res.BGP) != 1 || res.RefusedAggregation != nil {
-		t.Fatalf("before: want %s advertised and nothing refused, got BGP %v, refused %v", v4a, res.BGP, res.RefusedAggregation)
+	if res := decideAndCheck(t, d, "before"); res.LenBGP() != 1 || res.RefusedAggregation != nil {
+		t.Fatalf("before: want %s advertised and nothing refused, got BGP %v, refused %v", v4a, res.BGPMap(), res.RefusedAggregation)
 	}
 	kept := svc("ns/kept", netip.MustParseAddr("198.51.100.15"))
 	kept.Pool = "broken"
 	d.SetService(kept)
 	res := decideAndCheck(t, d, "after a Service holds an address of the broken pool")
-	if _, refused := res.RefusedAggregation["agg"]; !refused || len(res.BGP) != 0 {
-		t.Fatalf("want agg refused and nothing advertised, got BGP %v, refused %v", res.BGP, res.RefusedAggregation)
+	if _, refused := res.RefusedAggregation["agg"]; !refused || res.LenBGP() != 0 {
+		t.Fatalf("want agg refused and nothing advertised, got BGP %v, refused %v", res.BGPMap(), res.RefusedAggregation)
 	}
 	if _, all := d.Changed(); !all {
 		t.Error("a refusal flip changes every address, but Changed does not say so")
 	}
 	d.DeleteService("ns/kept")
-	if res := decideAndCheck(t, d, "after it left"); len(res.BGP) != 1 || res.RefusedAggregation != nil {
-		t.Fatalf("want %s advertised again and nothing refused, got BGP %v, refused %v", v4a, res.BGP, res.RefusedAggregation)
+	if res := decideAndCheck(t, d, "after it left"); res.LenBGP() != 1 || res.RefusedAggregation != nil {
+		t.Fatalf("want %s advertised again and nothing refused, got BGP %v, refused %v", v4a, res.BGPMap(), res.RefusedAggregation)
 	}
 }
 
@@ -434,7 +436,7 @@ func TestDeciderResultNotModified(t *testing.T) {
 				_ = first.L2Owned(n)
 				_ = first.Routes(n)
 			}
-			for ip := range first.L2 {
+			for ip := range first.AllL2() {
 				_ = first.L2Advertisements(ip)
 			}
 		}

@@ -124,7 +124,7 @@ func allPoolsInput(nodes []string, ips []netip.Addr) announce.Input {
 
 func owners(r announce.Result) map[netip.Addr]string {
 	out := map[netip.Addr]string{}
-	for ip, a := range r.L2 {
+	for ip, a := range r.AllL2() {
 		out[ip] = a.Node
 	}
 	return out

@@ -92,10 +92,11 @@ func (p *poolPlan) ownerFor(node string) l2Owner {
 }
 
 // L2Owned returns the addresses node answers for, with their interfaces, in
-// the form speaker/layer2.Announcer.SetOwned takes.
+// the form speaker/layer2.Announcer.SetOwned takes. O(addresses): a caller
+// following a Decider reads L2At for the addresses Changed lists instead.
 func (r Result) L2Owned(node string) map[netip.Addr][]string {
-	out := make(map[netip.Addr][]string, len(r.L2)/2)
-	for ip, a := range r.L2 {
+	out := map[netip.Addr][]string{}
+	for ip, a := range r.l2.all() {
 		if a.Node == node {
 			out[ip] = a.Interfaces
 		}

@@ -228,7 +228,7 @@ func TestComputeL2(t *testing.T) {
 			in := baseInput()
 			tc.modify(&in)
 			got := announce.Compute(in)
-			if diff := cmp.Diff(map[netip.Addr]announce.L2Announcement(tc.want), got.L2, cmpAddrs); diff != "" {
+			if diff := cmp.Diff(map[netip.Addr]announce.L2Announcement(tc.want), got.L2Map(), cmpAddrs); diff != "" {
 				t.Errorf("L2 decision (-want +got):\n%s", diff)
 			}
 		})

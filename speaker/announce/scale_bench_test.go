@@ -86,8 +86,8 @@ func BenchmarkScaleCompute(b *testing.B) {
 				_ = res.L2Owned("worker-0001")
 			}
 			b.StopTimer()
-			if len(res.L2) != scaleServices {
-				b.Fatalf("%d of %d addresses announced", len(res.L2), scaleServices)
+			if res.LenL2() != scaleServices {
+				b.Fatalf("%d of %d addresses announced", res.LenL2(), scaleServices)
 			}
 			b.ReportMetric(liveMiB(), "live-MiB")
 			runtime.KeepAlive(in)

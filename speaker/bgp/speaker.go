@@ -236,8 +236,14 @@ func (s *Speaker) SetRoutes(ctx context.Context, routes []Route) error {
 		return ErrNotRunning
 	}
 	wanted, err := parseRoutes(routes)
-	errs := []error{err}
 	upsert, withdraw := diffRoutes(s.routes, wanted)
+	return s.changeRoutes(ctx, upsert, withdraw, err)
+}
+
+// changeRoutes announces upsert and withdraws withdraw, recording what
+// reached GoBGP; errs are the errors met before, joined to the result.
+// Callers hold mu.
+func (s *Speaker) changeRoutes(ctx context.Context, upsert []routeSpec, withdraw []netip.Prefix, errs ...error) error {
 	nh := nextHops{V4: s.opts.NextHopV4, V6: s.opts.NextHopV6}
 	for _, r := range upsert {
 		if err := ctx.Err(); err != nil {

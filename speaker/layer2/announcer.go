@@ -140,6 +140,28 @@ func (a *Announcer) SetOwned(owned map[netip.Addr][]string) {
 	}
 }
 
+// UpdateOwned answers for the addresses of set, each with the interfaces
+// to announce it on (as for SetOwned), and no longer for those of drop,
+// leaving every other owned address as it is: SetOwned for a caller that
+// knows what changed, with the same effects (a takeover burst for an
+// address gained, no answer for one dropped from the moment UpdateOwned
+// returns). An address both set and dropped is set. It costs
+// O(len(set) + len(drop)) when nothing changes, and a copy of the owned
+// set when something does: readers hold the published one.
+func (a *Announcer) UpdateOwned(set map[netip.Addr][]string, drop []netip.Addr) {
+	a.setMu.Lock()
+	defer a.setMu.Unlock()
+	next, changed := a.owned.Load().updated(set, drop)
+	if !changed {
+		return
+	}
+	a.owned.Store(&next)
+	select {
+	case a.kick <- struct{}{}:
+	default: // a reconcile is already pending and will read the new set
+	}
+}
+
 // Run serves until ctx is done, then leaves the multicast groups and closes
 // every socket. It returns an error only when this process cannot open
 // sockets at all (CAP_NET_RAW missing); trouble with one interface is logged

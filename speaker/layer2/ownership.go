@@ -1,6 +1,7 @@
 package layer2
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 )
@@ -39,11 +40,58 @@ func newOwnership(in map[netip.Addr][]string) ownership {
 		if !announceable(ip) {
 			continue
 		}
-		clean := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "" })
-		slices.Sort(clean)
-		out[ip] = slices.Compact(clean)
+		out[ip] = normalNames(names)
 	}
 	return out
+}
+
+// normalNames returns names sorted, without repeats and empty names.
+func normalNames(names []string) []string {
+	clean := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "" })
+	slices.Sort(clean)
+	return slices.Compact(clean)
+}
+
+// updated returns o with the addresses of set owned (with their
+// interfaces) and those of drop not, normalised as newOwnership does, and
+// whether that differs from o. o itself is never modified: a changed one
+// is copied, O(len(o)).
+func (o ownership) updated(set map[netip.Addr][]string, drop []netip.Addr) (ownership, bool) {
+	changed := false
+	for _, ip := range drop {
+		if _, ok := o[normalAddr(ip)]; ok {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		for ip, names := range set {
+			ip = normalAddr(ip)
+			if !announceable(ip) {
+				continue
+			}
+			if have, ok := o[ip]; !ok || !sameNames(have, names) {
+				changed = true
+				break
+			}
+		}
+	}
+	if !changed {
+		return o, false
+	}
+	next := maps.Clone(o)
+	if next == nil {
+		next = ownership{}
+	}
+	for _, ip := range drop {
+		delete(next, normalAddr(ip))
+	}
+	for ip, names := range set {
+		if ip = normalAddr(ip); announceable(ip) {
+			next[ip] = normalNames(names)
+		}
+	}
+	return next, true
 }
 
 // announceable rules out what no host can claim on a link.

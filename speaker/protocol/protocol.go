@@ -51,13 +51,20 @@ type Protocol interface {
 	Read(ctx context.Context, in *announce.Input) error
 	// Apply announces this node's share of d.Result and withdraws the rest
 	// (everything, when d.Isolated), and writes the status every speaker
-	// shares when d.WritesShared. The
-	// error returned is worth a retry; what a retry would not fix (an
-	// invalid object) shows in status and logs instead.
+	// shares when d.WritesShared. Unless d.All, only the addresses of
+	// d.Changed may differ from the previous Decision applied, and Apply
+	// may look at those only. The error returned is worth a retry; what a
+	// retry would not fix (an invalid object) shows in status and logs
+	// instead. A protocol whose Apply failed must not trust the next
+	// Decision's Changed alone: what failed is not in it.
 	Apply(ctx context.Context, d Decision) error
 	// Announcers returns, per address this protocol announces in res, the
-	// nodes announcing it, sorted.
+	// nodes announcing it, sorted. O(addresses): a decision that changed
+	// a few addresses asks AnnouncersAt for those.
 	Announcers(res announce.Result) map[netip.Addr][]string
+	// AnnouncersAt returns the nodes announcing ip in res by this
+	// protocol, sorted, as Announcers(res)[ip] would; nil when none does.
+	AnnouncersAt(res announce.Result, ip netip.Addr) []string
 	// EventNote words the Service event for a change of the nodes
 	// announcing ip, from was to now (sorted; either may be empty).
 	EventNote(ip netip.Addr, was, now []string) string
@@ -102,6 +109,28 @@ type Decision struct {
 	// WritesShared is set on the one speaker that writes the status every
 	// speaker shares (see Env.WritesShared).
 	WritesShared bool
+
+	// What changed since the previous Decision handed to the protocols,
+	// so that a Service change costs what it touches, not every address.
+	//
+	// All is set when anything may have changed: the first decision, the
+	// first after a withdrawal, every Isolated one, and any decision the
+	// Decider recomputed whole (a Node, pool or advertisement changed).
+	// Then Changed and ChangedServices are empty and a protocol applies
+	// the whole Result.
+	All bool
+	// Changed, unless All, lists (sorted) every address whose decision
+	// may differ from the previous Decision's (announce.Decider.Changed):
+	// layer-2 owner, interfaces or advertisements, BGP nodes or routes.
+	// It may list an address that did not change, never omits one that
+	// did.
+	Changed []netip.Addr
+	// ChangedServices, unless All, holds the Services whose announcement
+	// may differ from the previous Decision's, each with its addresses
+	// now (nil when it is gone or no longer handled): those read again
+	// for this decision and those using an address of Changed, in this
+	// Result or the previous one. Read-only: receivers may keep it.
+	ChangedServices map[string][]netip.Addr
 }
 
 // SelfLabels returns the labels of this node's Node object, nil without

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
@@ -65,7 +64,7 @@ func Plan(want map[string]v1beta1.ServiceAnnouncementStatus, announced map[strin
 			// A Service deleted and recreated: the old object goes (its
 			// deletion recomputes, and the next decision creates anew).
 			out = append(out, Write{Action: Delete, Key: key, UID: cur.UID})
-		case !equality.Semantic.DeepEqual(cur.Status, st):
+		case !sameStatus(cur.Status, st):
 			out = append(out, Write{Action: Update, Key: key, UID: cur.UID, Status: st})
 		}
 	}

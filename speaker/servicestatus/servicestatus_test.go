@@ -58,7 +58,9 @@ func samePeers(node string, _ netip.Addr) []string {
 func TestDesired(t *testing.T) {
 	res := decision(t, svc("ns/web", "2001:db8::1", "192.0.2.1"), svc("ns/db", "192.0.2.2"))
 	got := Desired(res, func(k string) bool { return k == "ns/web" }, samePeers)
-	l2v4, l2v6 := res.L2[netip.MustParseAddr("192.0.2.1")].Node, res.L2[netip.MustParseAddr("2001:db8::1")].Node
+	a4, _ := res.L2At(netip.MustParseAddr("192.0.2.1"))
+	a6, _ := res.L2At(netip.MustParseAddr("2001:db8::1"))
+	l2v4, l2v6 := a4.Node, a6.Node
 	nodes := []string{"node-a", "node-b", "node-c"}
 	groups := []v1beta1.BGPPeerGroup{{Peers: []string{"r1", "r2"}, Nodes: []string{"node-a", "node-b"}}, {Peers: []string{"r1"}, Nodes: []string{"node-c"}}}
 	l2Nodes := l2v4

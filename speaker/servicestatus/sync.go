@@ -53,11 +53,20 @@ type SpeakerWriter struct {
 
 	mu      sync.Mutex
 	pending *protocol.Decision // the latest decision not yet written
+	// full: the next write checks every Service (Sync), not only the
+	// changed ones: nothing written yet, a decision with All, a failed or
+	// held-back write, or an object deleted.
+	full bool
+	// changed are the Services changed by the decisions handed since the
+	// last write, with their addresses (protocol.Decision.ChangedServices);
+	// unused while full.
+	changed map[string][]netip.Addr
 	kick    chan struct{}
 
 	// Owned by the write loop.
 	writers writers
 	recent  map[string]recentWrite
+	peers   peerCache
 }
 
 type recentWrite struct {
@@ -70,7 +79,7 @@ var _ protocol.Protocol = (*SpeakerWriter)(nil)
 
 // New returns the writer of node's speaker.
 func New(node string) *SpeakerWriter {
-	return &SpeakerWriter{node: node, kick: make(chan struct{}, 1), recent: map[string]recentWrite{}}
+	return &SpeakerWriter{node: node, kick: make(chan struct{}, 1), recent: map[string]recentWrite{}, full: true}
 }
 
 // Name implements protocol.Protocol.
@@ -97,8 +106,15 @@ func (w *SpeakerWriter) Setup(mgr manager.Manager, env protocol.Env) ([]protocol
 	return nil, mgr.Add(manager.RunnableFunc(w.run))
 }
 
-// recheck wakes the write loop to compare the last decision with the cache.
+// recheck wakes the write loop to compare the last decision with the
+// cache, for every Service.
 func (w *SpeakerWriter) recheck() {
+	w.checkAll()
+	w.wake()
+}
+
+// wake wakes the write loop.
+func (w *SpeakerWriter) wake() {
 	select {
 	case w.kick <- struct{}{}:
 	default:
@@ -109,21 +125,56 @@ func (w *SpeakerWriter) recheck() {
 func (*SpeakerWriter) Read(context.Context, *announce.Input) error { return nil }
 
 // Apply implements protocol.Protocol: it hands d to the write loop,
-// replacing any decision not yet written. An isolated speaker's view is not
-// the others', so it writes nothing.
+// replacing any decision not yet written; the Services d changed are
+// added to those changed by the decisions it replaces. An isolated
+// speaker's view is not the others', so it writes nothing.
 func (w *SpeakerWriter) Apply(_ context.Context, d protocol.Decision) error {
 	if d.Isolated {
 		return nil
 	}
 	w.mu.Lock()
 	w.pending = &d
+	switch {
+	case d.All:
+		w.full, w.changed = true, nil
+	case !w.full:
+		if w.changed == nil {
+			w.changed = make(map[string][]netip.Addr, len(d.ChangedServices))
+		}
+		for k, ips := range d.ChangedServices {
+			w.changed[k] = ips // the latest decision's addresses
+		}
+	}
 	w.mu.Unlock()
-	w.recheck()
+	w.wake()
 	return nil
+}
+
+// take returns the decision to write, last unless a newer one was handed,
+// and what it must check: every Service (full) or those of changed.
+func (w *SpeakerWriter) take(last *protocol.Decision) (d *protocol.Decision, full bool, changed map[string][]netip.Addr) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending != nil {
+		last, w.pending = w.pending, nil
+	}
+	full, changed = w.full, w.changed
+	w.full, w.changed = false, nil
+	return last, full, changed
+}
+
+// checkAll makes the next write check every Service.
+func (w *SpeakerWriter) checkAll() {
+	w.mu.Lock()
+	w.full, w.changed = true, nil
+	w.mu.Unlock()
 }
 
 // Announcers implements protocol.Protocol: it announces nothing.
 func (*SpeakerWriter) Announcers(announce.Result) map[netip.Addr][]string { return nil }
+
+// AnnouncersAt implements protocol.Protocol: it announces nothing.
+func (*SpeakerWriter) AnnouncersAt(announce.Result, netip.Addr) []string { return nil }
 
 // EventNote implements protocol.Protocol; never called, as it announces
 // nothing.
@@ -131,7 +182,9 @@ func (*SpeakerWriter) EventNote(netip.Addr, []string, []string) string { return 
 
 // run writes each decision handed to Apply, the latest one only when
 // several came meanwhile, retries a failed one with back-off, and checks it
-// again when writes it held back may be due (Sync's recheck).
+// again when writes it held back may be due (Sync's recheck). A decision
+// that changed some Services only is written by SyncServices; a retry, a
+// recheck and a decision with All check every Service (Sync).
 func (w *SpeakerWriter) run(ctx context.Context) error {
 	backoff := minBackoff
 	var again <-chan time.Time
@@ -142,18 +195,24 @@ func (w *SpeakerWriter) run(ctx context.Context) error {
 			return nil
 		case <-w.kick:
 		case <-again:
+			w.checkAll()
 		}
-		w.mu.Lock()
-		if w.pending != nil {
-			last, w.pending = w.pending, nil
-		}
-		w.mu.Unlock()
+		var full bool
+		var changed map[string][]netip.Addr
+		last, full, changed = w.take(last)
 		if last == nil {
 			continue
 		}
 		again = nil
-		recheck, err := w.Sync(ctx, *last)
+		var recheck time.Duration
+		var err error
+		if full {
+			recheck, err = w.Sync(ctx, *last)
+		} else {
+			recheck, err = w.SyncServices(ctx, *last, changed)
+		}
 		if err != nil {
+			w.checkAll() // what failed is in no later decision's changes
 			w.log.Error(err, "Writing ServiceAnnouncements; retrying", "in", backoff.String())
 			again = time.After(backoff)
 			backoff = min(2*backoff, maxBackoff)
@@ -177,7 +236,7 @@ func (w *SpeakerWriter) Sync(ctx context.Context, d protocol.Decision) (recheck 
 	}
 	w.writers.reset(d.Input.Live)
 	mine := func(key string) bool { return w.writers.of(key) == w.node }
-	peers, err := w.peersFunc(ctx, d)
+	peers, err := w.peersFunc(ctx, d, false)
 	if err != nil {
 		return 0, err
 	}
@@ -187,7 +246,16 @@ func (w *SpeakerWriter) Sync(ctx context.Context, d protocol.Decision) (recheck 
 	if err != nil {
 		return 0, err
 	}
-	planned := Plan(want, Announced(d.Result), mine, stored, services)
+	recheck, err = w.writePlan(ctx, Plan(want, Announced(d.Result), mine, stored, services))
+	if len(w.writers.byKey) > 2*len(stored)+1024 {
+		w.writers.byKey = map[string]string{} // forget Services long gone
+	}
+	return recheck, err
+}
+
+// writePlan makes the writes planned, but those made recently that the
+// cache does not show yet; recheck is as for Sync.
+func (w *SpeakerWriter) writePlan(ctx context.Context, planned []Write) (recheck time.Duration, err error) {
 	writes := w.skipRecent(planned, time.Now())
 	if len(writes) < len(planned) {
 		recheck = recentWriteGrace // in case the cache never shows them
@@ -200,9 +268,6 @@ func (w *SpeakerWriter) Sync(ctx context.Context, d protocol.Decision) (recheck 
 		}
 		errs = append(errs, err)
 	}
-	if len(w.writers.byKey) > 2*len(stored)+1024 {
-		w.writers.byKey = map[string]string{} // forget Services long gone
-	}
 	return recheck, errors.Join(errs...)
 }
 
@@ -211,15 +276,20 @@ func storedOf(items []v1beta1.ServiceAnnouncement) map[string]Stored {
 	out := make(map[string]Stored, len(items))
 	for i := range items {
 		o := &items[i]
-		s := Stored{UID: o.UID, Status: o.Status}
-		for _, ref := range o.OwnerReferences {
-			if ref.Kind == "Service" && ref.APIVersion == "v1" {
-				s.Owner = ref.UID
-			}
-		}
-		out[o.Namespace+"/"+o.Name] = s
+		out[o.Namespace+"/"+o.Name] = storedOne(o)
 	}
 	return out
+}
+
+// storedOne is o as Plan compares it.
+func storedOne(o *v1beta1.ServiceAnnouncement) Stored {
+	s := Stored{UID: o.UID, Status: o.Status}
+	for _, ref := range o.OwnerReferences {
+		if ref.Kind == "Service" && ref.APIVersion == "v1" {
+			s.Owner = ref.UID
+		}
+	}
+	return s
 }
 
 // serviceUIDs reads from the cache the UIDs of the Services in want (only
@@ -242,20 +312,26 @@ func (w *SpeakerWriter) serviceUIDs(ctx context.Context, want map[string]v1beta1
 
 // peersFunc returns the BGPPeers each node sends an address to. When no
 // BGPAdvertisement names peers, every route goes to every peer of its node,
-// and the decision's routes need not be built; otherwise each node's routes
-// are built once, when first asked for.
-func (w *SpeakerWriter) peersFunc(ctx context.Context, d protocol.Decision) (PeersFunc, error) {
-	if len(d.Result.BGP) == 0 {
+// and the decision's routes need not be built. Otherwise each node's routes
+// are built when first asked for: all of them (Routes), or with perAddress
+// those of the address asked about only (RoutesAt), which is right only
+// when no advertisement aggregates (see SyncServices).
+func (w *SpeakerWriter) peersFunc(ctx context.Context, d protocol.Decision, perAddress bool) (PeersFunc, error) {
+	if d.Result.LenBGP() == 0 {
 		return func(string, netip.Addr) []string { return nil }, nil
 	}
 	var list v1beta1.BGPPeerList
 	if err := w.reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing BGPPeers from cache: %w", err)
 	}
-	nodePeers := bgpprotocol.NodePeers(list.Items, d.Input.Nodes)
-	restricted := slices.ContainsFunc(d.Input.BGPAdvertisements, func(a announce.BGPAdvertisement) bool { return len(a.Peers) > 0 })
-	if !restricted {
+	nodePeers := w.peers.nodePeers(list.Items, d.Input.Nodes)
+	if !restricted(d.Input.BGPAdvertisements) {
 		return func(node string, _ netip.Addr) []string { return nodePeers[node] }, nil
+	}
+	if perAddress {
+		return func(node string, ip netip.Addr) []string {
+			return bgpprotocol.RoutePeers(d.Result.RoutesAt(node, ip), ip, nodePeers[node])
+		}, nil
 	}
 	routes := map[string][]announce.Route{}
 	return func(node string, ip netip.Addr) []string {
@@ -266,6 +342,12 @@ func (w *SpeakerWriter) peersFunc(ctx context.Context, d protocol.Decision) (Pee
 		}
 		return bgpprotocol.RoutePeers(rts, ip, nodePeers[node])
 	}, nil
+}
+
+// restricted reports whether an advertisement sends its routes to some
+// peers only.
+func restricted(advs []announce.BGPAdvertisement) bool {
+	return slices.ContainsFunc(advs, func(a announce.BGPAdvertisement) bool { return len(a.Peers) > 0 })
 }
 
 // skipRecent drops the writes this speaker made already within

@@ -21,6 +21,7 @@ func Writer(key string, live []string) string {
 // hashes every live speaker's name, and the live set rarely changes.
 type writers struct {
 	live    []string // sorted
+	liveSet map[string]bool
 	liveKey string
 	byKey   map[string]string
 }
@@ -36,7 +37,30 @@ func (w *writers) reset(live map[string]bool) {
 	slices.Sort(names)
 	if key := strings.Join(names, ","); key != w.liveKey || w.byKey == nil {
 		w.live, w.liveKey, w.byKey = names, key, map[string]string{}
+		w.liveSet = make(map[string]bool, len(names))
+		for _, n := range names {
+			w.liveSet[n] = true
+		}
 	}
+}
+
+// sameLive reports whether live is the live set of the last reset, without
+// building its key: cheap enough for every decision.
+func (w *writers) sameLive(live map[string]bool) bool {
+	if w.byKey == nil {
+		return false
+	}
+	n := 0
+	for name, ok := range live {
+		if !ok {
+			continue
+		}
+		n++
+		if !w.liveSet[name] {
+			return false
+		}
+	}
+	return n == len(w.live)
 }
 
 // of returns key's writer among the live set of the last reset.

@@ -43,6 +43,16 @@ type Speaker interface {
 	ResetPeer(ctx context.Context, name, reason string) error
 }
 
+// RouteUpdater is a Speaker that changes the routes of some prefixes
+// without being handed every route (*bgp.Speaker of speaker/bgp). A
+// Speaker that is not one is handed every route at every change.
+type RouteUpdater interface {
+	// UpdateRoutes makes routes the announced routes of prefixes, leaving
+	// every other prefix as it is; a prefix of prefixes without a route
+	// in routes is withdrawn.
+	UpdateRoutes(ctx context.Context, prefixes []netip.Prefix, routes []bgpspeaker.Route) error
+}
+
 // Protocol announces this node's routes through a Speaker.
 type Protocol struct {
 	speaker Speaker
@@ -64,6 +74,11 @@ type Protocol struct {
 	lastBFDProblems map[string]string
 	bfd             BFD    // nil: no BFD
 	lastRouteErr    string // routes GoBGP refused, as last logged
+	// routesCurrent: the speaker holds the routes of the last Decision
+	// applied, so the next one may set the changed routes only. False
+	// before the first Apply and after one failed (what failed is not in
+	// the next Decision's Changed).
+	routesCurrent bool
 
 	mu           sync.Mutex
 	peerProblems map[string]string // BGPPeer name -> why it is not configured; read by the session loop
@@ -141,8 +156,7 @@ func (p *Protocol) Apply(ctx context.Context, d protocol.Decision) error {
 	p.peerProblems = problems
 	p.mu.Unlock()
 	peerErr := errors.Join(p.speaker.SetPeers(ctx, peers), p.applyBFD(peers))
-	routeErr := p.speaker.SetRoutes(ctx, d.Result.Routes(d.Node))
-	p.logRefusedRoutes(routeErr)
+	routeErr := p.applyRoutes(ctx, d)
 	err := retryable(errors.Join(peerErr, routeErr))
 	if d.Isolated {
 		return err
@@ -153,6 +167,56 @@ func (p *Protocol) Apply(ctx context.Context, d protocol.Decision) error {
 		err = errors.Join(err, p.writeAdvertisementStatus(ctx, d.Input.Pools, refusals), p.writeBFDProfileStatus(ctx))
 	}
 	return err
+}
+
+// applyRoutes sets this node's routes: every route when d.All, after a
+// failure, or when an advertisement aggregates; otherwise only the routes
+// of the addresses of d.Changed (see applyChangedRoutes).
+func (p *Protocol) applyRoutes(ctx context.Context, d protocol.Decision) error {
+	u, canUpdate := p.speaker.(RouteUpdater)
+	if d.All || d.Isolated || !canUpdate || !p.routesCurrent || aggregates(d.Input.BGPAdvertisements) {
+		err := p.speaker.SetRoutes(ctx, d.Result.Routes(d.Node))
+		p.logRefusedRoutes(err)
+		p.routesCurrent = err == nil
+		return err
+	}
+	if len(d.Changed) == 0 {
+		return nil
+	}
+	err := applyChangedRoutes(ctx, u, d)
+	if err != nil {
+		p.logRefusedRoutes(err)
+	}
+	p.routesCurrent = err == nil
+	return err
+}
+
+// applyChangedRoutes replaces the routes of each address of d.Changed.
+// Without aggregation an address's routes all have its own prefix (a /32
+// or /128) and no other address's routes do (announce.Result.RoutesAt),
+// so replacing the routes of those prefixes is the same as setting every
+// route. With aggregation an address maps to an aggregate route that
+// others share, and that whole route would have to be rebuilt from every
+// address it covers: applyRoutes sets every route instead.
+func applyChangedRoutes(ctx context.Context, u RouteUpdater, d protocol.Decision) error {
+	prefixes := make([]netip.Prefix, 0, len(d.Changed))
+	var routes []bgpspeaker.Route
+	for _, ip := range d.Changed {
+		prefixes = append(prefixes, netip.PrefixFrom(ip, ip.BitLen()))
+		routes = append(routes, d.Result.RoutesAt(d.Node, ip)...)
+	}
+	return u.UpdateRoutes(ctx, prefixes, routes)
+}
+
+// aggregates reports whether an advertisement aggregates addresses into
+// shorter prefixes.
+func aggregates(advs []announce.BGPAdvertisement) bool {
+	for i := range advs {
+		if advs[i].AggregationLength != nil || advs[i].AggregationLengthV6 != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // logRefusedRoutes logs the routes GoBGP refused, once per change: the
@@ -194,11 +258,17 @@ func retryable(err error) error {
 
 // Announcers implements protocol.Protocol.
 func (*Protocol) Announcers(res announce.Result) map[netip.Addr][]string {
-	out := make(map[netip.Addr][]string, len(res.BGP))
-	for ip, a := range res.BGP {
+	out := make(map[netip.Addr][]string, res.LenBGP())
+	for ip, a := range res.AllBGP() {
 		out[ip] = a.Nodes
 	}
 	return out
+}
+
+// AnnouncersAt implements protocol.Protocol.
+func (*Protocol) AnnouncersAt(res announce.Result, ip netip.Addr) []string {
+	a, _ := res.BGPAt(ip)
+	return a.Nodes
 }
 
 // EventNote implements protocol.Protocol.

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -39,6 +40,16 @@ type Announcer interface {
 	Unannounced() map[netip.Addr]string
 }
 
+// OwnedUpdater is an Announcer that takes a change of some addresses
+// without the whole set (*layer2.Announcer of speaker/layer2). An
+// Announcer that is not one is handed the whole set at every change.
+type OwnedUpdater interface {
+	// UpdateOwned answers for the addresses of set, with their
+	// interfaces, and no longer for those of drop, leaving the others as
+	// they are.
+	UpdateOwned(set map[netip.Addr][]string, drop []netip.Addr)
+}
+
 // Protocol announces this node's layer-2 share through an Announcer.
 type Protocol struct {
 	announcer Announcer
@@ -50,8 +61,13 @@ type Protocol struct {
 	// advertisements are the L2Advertisements of the decision being made:
 	// written by Read, used by Apply (the decision goroutine).
 	advertisements []advertisement
+	// owned is what the announcer was last handed: the addresses this
+	// node answers for, with their interfaces; nil before the first
+	// Apply. Used by Apply only.
+	owned map[netip.Addr][]string
 	// owners names, for each address this node answers for, the
-	// L2Advertisements that make it do so; read by the status loop.
+	// L2Advertisements that make it do so; read by the status loop. A map
+	// stored here is never modified.
 	owners atomic.Pointer[map[netip.Addr][]string]
 }
 
@@ -94,12 +110,14 @@ func (p *Protocol) Read(ctx context.Context, in *announce.Input) error {
 }
 
 // Apply implements protocol.Protocol: the announcer answers for the
-// addresses this node won, and nothing else.
+// addresses this node won, and nothing else. Unless d.All, only the
+// addresses of d.Changed are looked at (see applyChanged).
 func (p *Protocol) Apply(ctx context.Context, d protocol.Decision) error {
-	owned := d.Result.L2Owned(d.Node)
-	p.announcer.SetOwned(owned)
-	owners := ownersOf(d.Result, owned)
-	p.owners.Store(&owners)
+	if d.All || d.Isolated || p.owned == nil {
+		p.applyAll(d)
+	} else {
+		p.applyChanged(d)
+	}
 	if !d.WritesShared {
 		return nil
 	}
@@ -108,6 +126,55 @@ func (p *Protocol) Apply(ctx context.Context, d protocol.Decision) error {
 		errs = append(errs, a.writeStatus(ctx, p.writer, d.Input.Pools))
 	}
 	return errors.Join(errs...)
+}
+
+// applyAll hands the announcer every address this node won. O(addresses
+// of the cluster).
+func (p *Protocol) applyAll(d protocol.Decision) {
+	owned := d.Result.L2Owned(d.Node)
+	p.announcer.SetOwned(owned)
+	p.owned = maps.Clone(owned)
+	owners := ownersOf(d.Result, owned)
+	p.owners.Store(&owners)
+}
+
+// applyChanged updates what this node answers for at the addresses of
+// d.Changed only: those it won are set again (the announcer ignores an
+// unchanged one), those it held and lost are dropped. A change that
+// touches none of this node's addresses costs len(d.Changed) lookups;
+// one that does copies this node's owners map (O(addresses it owns)),
+// as the status loop may be reading the previous one.
+func (p *Protocol) applyChanged(d protocol.Decision) {
+	set := map[netip.Addr][]string{}
+	var drop []netip.Addr
+	for _, ip := range d.Changed {
+		if a, ok := d.Result.L2At(ip); ok && a.Node == d.Node {
+			set[ip] = a.Interfaces
+		} else if _, had := p.owned[ip]; had {
+			drop = append(drop, ip)
+		}
+	}
+	if len(set) == 0 && len(drop) == 0 {
+		return
+	}
+	owners := maps.Clone(p.ownersNow())
+	if owners == nil {
+		owners = map[netip.Addr][]string{}
+	}
+	for _, ip := range drop {
+		delete(p.owned, ip)
+		delete(owners, ip)
+	}
+	for ip, ifs := range set {
+		p.owned[ip] = ifs
+		owners[ip] = d.Result.L2Advertisements(ip)
+	}
+	if u, ok := p.announcer.(OwnedUpdater); ok {
+		u.UpdateOwned(set, drop)
+	} else {
+		p.announcer.SetOwned(maps.Clone(p.owned))
+	}
+	p.owners.Store(&owners)
 }
 
 // ownersOf names, for each address of owned, the L2Advertisements under
@@ -131,11 +198,19 @@ func (p *Protocol) ownersNow() map[netip.Addr][]string {
 
 // Announcers implements protocol.Protocol: each address has one owner.
 func (*Protocol) Announcers(res announce.Result) map[netip.Addr][]string {
-	out := make(map[netip.Addr][]string, len(res.L2))
-	for ip, a := range res.L2 {
+	out := make(map[netip.Addr][]string, res.LenL2())
+	for ip, a := range res.AllL2() {
 		out[ip] = []string{a.Node}
 	}
 	return out
+}
+
+// AnnouncersAt implements protocol.Protocol.
+func (*Protocol) AnnouncersAt(res announce.Result, ip netip.Addr) []string {
+	if a, ok := res.L2At(ip); ok {
+		return []string{a.Node}
+	}
+	return nil
 }
 
 // EventNote implements protocol.Protocol.
