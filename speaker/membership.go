@@ -32,11 +32,12 @@ func (s *Speaker) runMembership(ctx context.Context) error {
 	// the first decision is not made by a speaker that believes it is alone
 	// and would claim every address.
 	res := s.join(ctx, s.peers(ctx, false))
-	s.log.Info("Joined speakers", "answered", res.Count(member.Joined), "live", len(s.members.Live()))
+	s.log.Info("Joined speakers", "answered", res.Count(member.Joined), "alive", len(s.alive()))
 	s.joined.Store(true)
 	s.recompute()
 
 	go s.rejoinLoop(ctx)
+	go s.activateWhenApplied(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -83,7 +84,7 @@ func (s *Speaker) peers(ctx context.Context, onlyMissing bool) []peer {
 	}
 	var live map[string]bool
 	if onlyMissing {
-		live = s.members.Live()
+		live = s.alive()
 	}
 	var out []peer
 	for i := range nodes.Items {
@@ -271,10 +272,15 @@ func verb(names []string, one, many string) string {
 // checkIsolation assesses this speaker's gossip for Reconcile: it exports
 // the gauges, keeps readiness, logs and reports on the Node when isolation
 // starts, changes or ends, and returns whether the speaker must claim
-// nothing.
-func (s *Speaker) checkIsolation(st *clusterState, live map[string]bool) bool {
-	v := assessGossip(s.cfg.NodeName, s.cfg.Eligibility, st.nodes, live, s.reach.snapshot(), s.settled)
-	s.metrics.expected.Set(float64(v.members(s.cfg.NodeName, live)))
+// nothing. Isolation is about reaching the others, so it counts every
+// speaker alive in the memberlist, not only the candidates for addresses
+// the decision runs over: speakers that start together are all standbys
+// until each has made a first decision, and must not judge each other
+// unreachable for it.
+func (s *Speaker) checkIsolation(st *clusterState, _ map[string]bool) bool {
+	alive := s.alive()
+	v := assessGossip(s.cfg.NodeName, s.cfg.Eligibility, st.nodes, alive, s.reach.snapshot(), s.settled)
+	s.metrics.expected.Set(float64(v.members(s.cfg.NodeName, alive)))
 	msg := ""
 	if v.Isolated {
 		s.metrics.isolated.Set(1)
@@ -312,26 +318,85 @@ func (s *Speaker) reportIsolation(st *clusterState, msg string, v gossipView) {
 	}
 }
 
-// winnerVersions is what *member.List adds to Membership: the layer-2
-// election versions each live speaker advertises.
-type winnerVersions interface {
-	WinnerVersions() map[string][]announce.WinnerVersion
-}
+// What *member.List adds to Membership: the coordinated layer-2 election
+// and hand-offs (speaker/member, election.go).
+type (
+	// coordinated elects with the version in force at this instant, which
+	// every speaker switches to at the same planned instant.
+	coordinated interface {
+		Election() announce.WinnerVersion
+	}
+	// winnerVersions reports the election versions each live speaker
+	// advertises, for a Membership that does not coordinate.
+	winnerVersions interface {
+		WinnerVersions() map[string][]announce.WinnerVersion
+	}
+	// standby is a membership that starts alive but not a candidate for
+	// addresses, and becomes one at an instant every speaker agrees on.
+	standby interface {
+		Activate() time.Time
+	}
+	// aliveLister tells the speakers memberlist believes alive, candidates
+	// for addresses or not (Live names only the candidates).
+	aliveLister interface {
+		Alive() map[string]bool
+	}
+)
 
-// agreedWinner is the layer-2 election for a decision over live: the highest
-// version every speaker in live supports (announce.AgreedWinner). Every
-// speaker computes it over the same live set, so during a rolling upgrade
-// all keep the old election until the last speaker without the new one is
-// gone, then all switch on that same membership change. A live speaker
-// whose versions are not known yet counts as an old one, and a Membership
-// that exchanges no versions means version 1.
+// agreedWinner is the layer-2 election for a decision over live. With a
+// coordinating Membership it is the version in force now: during a rolling
+// upgrade every speaker keeps the old election until the last speaker
+// without the new one is gone, and all then switch at the instant one of
+// them planned, a couple of seconds ahead, rather than each on the moment
+// it happens to learn of the change. Settled, it is the highest version
+// every live speaker supports (announce.AgreedWinner), which is what a
+// Membership that only exchanges versions gives at once; one that exchanges
+// none means version 1.
 func (s *Speaker) agreedWinner(live map[string]bool) announce.WinnerVersion {
 	v := announce.WinnerV1
-	if m, ok := s.members.(winnerVersions); ok {
+	switch m := s.members.(type) {
+	case coordinated:
+		v = m.Election()
+	case winnerVersions:
 		v = agree(live, m.WinnerVersions())
 	}
 	s.metrics.winner.Set(float64(v))
 	return v
+}
+
+// alive names the speakers memberlist believes alive: those to leave out of
+// rejoins, a standby among them.
+func (s *Speaker) alive() map[string]bool {
+	if m, ok := s.members.(aliveLister); ok {
+		return m.Alive()
+	}
+	return s.members.Live()
+}
+
+// activatePoll is how often a standby speaker looks whether its first
+// decision was applied.
+const activatePoll = 10 * time.Millisecond
+
+// activateWhenApplied makes a standby speaker a candidate for addresses
+// once it has applied its first decision, made as a standby: its caches
+// are read and its protocols set up, so when the instant comes the one
+// decision it makes is quick, and the others stop answering for its
+// addresses at the same instant it starts.
+func (s *Speaker) activateWhenApplied(ctx context.Context) {
+	m, ok := s.members.(standby)
+	if !ok {
+		return
+	}
+	t := time.NewTicker(activatePoll)
+	defer t.Stop()
+	for !s.applied.Load() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	m.Activate() // it logs the instant
 }
 
 // agree applies announce.AgreedWinner to the speakers of live, by the

@@ -25,7 +25,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"ip", "node", "protocol"}),
 		members: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ironlb_speaker_live_members",
-			Help: "Speakers this node sees alive, itself included.",
+			Help: "Speakers this node counts as candidates for addresses (alive, past their join instant, not handing off), itself included.",
 		}),
 		// Compared with ironlb_speaker_live_members by the chart's alert:
 		// fewer live than expected means a speaker this one should reach

@@ -60,6 +60,12 @@ type Options struct {
 
 // Timeouts of the shutdown sequence.
 const (
+	// handoffSettle is how long after its hand-off instant a stopping
+	// speaker still waits before leaving the memberlist: the others have
+	// taken its addresses over at that instant by their own clocks, which
+	// may lag this one's by a few milliseconds. Leaving makes any that has
+	// not heard of the hand-off at all take over at once.
+	handoffSettle  = 200 * time.Millisecond
 	leaveTimeout   = 2 * time.Second  // wait for the goodbye to reach a member
 	bgpStopTimeout = 10 * time.Second // withdraw and close sessions
 	drainTimeout   = 10 * time.Second // manager and responders wind down
@@ -91,10 +97,11 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// Run runs the speaker until ctx is cancelled (SIGTERM), then hands over:
-// it leaves the memberlist so the others take its addresses at once, stops
-// BGP (withdrawing its routes, unless graceful restart keeps them), and only
-// then stops answering and watching.
+// Run runs the speaker until ctx is cancelled (SIGTERM), then hands over
+// (handOff): it keeps answering until an instant it advertised to the
+// others, at which they take its addresses and it stops, leaves the
+// memberlist, stops BGP (withdrawing its routes, unless graceful restart
+// keeps them), and only then stops watching.
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := opts.Validate(); err != nil {
 		return err
@@ -130,10 +137,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		}
 	}
 
+	// A standby until its first decision is applied (see
+	// Speaker.activateWhenApplied): the others keep its addresses until it
+	// can answer.
 	members, err := member.New(member.Options{
 		Name: opts.NodeName, BindAddr: bind, Port: opts.MemberlistPort,
 		Key: opts.MemberlistKey, OldKeys: opts.MemberlistOldKeys, Insecure: opts.InsecureMemberlist,
-		Logger: log.WithName("memberlist"),
+		Logger: log.WithName("memberlist"), Standby: true,
 	})
 	if err != nil {
 		return err
@@ -206,7 +216,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-		log.Info("Shutting down: handing over to the other speakers")
+		handOff(log, members)
 	case runErr = <-mgrDone:
 		mgrDone <- runErr
 	case runErr = <-l2Done:
@@ -226,6 +236,22 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	wait(mgrDone, drainTimeout)
 	wait(l2Done, drainTimeout)
 	return runErr
+}
+
+// handOff gives this speaker's addresses to the others without a moment
+// where no node, or two, answer for one. It advertises an instant a little
+// ahead (member.List.Handoff) and keeps answering until then; at that
+// instant it stops (its memberlist wakes its decision loop, which no longer
+// counts it a candidate) and the others start, each by its own clock. Then
+// it returns, for the memberlist Leave. A failing speaker (the manager or
+// the responder ended) skips this: its decisions no longer run, so it could
+// not stop at the instant, and leaving at once is the shorter overlap.
+func handOff(log logr.Logger, members *member.List) {
+	log.Info("Shutting down: handing addresses over to the other speakers")
+	at := members.Handoff()
+	if wait := time.Until(at); wait > 0 {
+		time.Sleep(wait + handoffSettle)
+	}
 }
 
 // startBFD starts the BFD sessions' manager (BGPPeer spec.bfdProfile) and

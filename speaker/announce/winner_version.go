@@ -12,8 +12,9 @@ import (
 // advertises the versions it supports to the others (speaker/member) and all
 // use the highest one every live speaker supports (AgreedWinner), so a
 // rolling upgrade that adds a version keeps the old one in force until the
-// last speaker without the new one is gone; then every speaker switches at
-// once, on the same membership change.
+// last speaker without the new one is gone. Then every speaker switches at
+// the same instant, which they agree on beforehand (speaker/member), so that
+// no address is answered by the owners of two versions at once.
 //
 // The zero value means WinnerV1, the version of speakers that advertise
 // nothing.
@@ -63,20 +64,29 @@ func (v WinnerVersion) Winner(ip netip.Addr, nodes []string) (string, bool) {
 // versions each advertises; a speaker advertising none counts as supporting
 // only WinnerV1, and with no speakers at all the answer is WinnerV1.
 // Every speaker computes it over the same live set, so they all agree.
+// It is the election of a settled cluster; during a rolling upgrade the
+// speakers coordinate the moment they move to it (speaker/member).
 func AgreedWinner(supported [][]WinnerVersion) WinnerVersion {
 	best := WinnerV1
 	if len(supported) == 0 {
 		return best
 	}
 	for _, v := range WinnerVersions {
-		if v > best && allSupport(supported, v) {
+		if v > best && SupportedByAll(supported, v) {
 			best = v
 		}
 	}
 	return best
 }
 
-func allSupport(supported [][]WinnerVersion, v WinnerVersion) bool {
+// SupportedByAll reports whether every speaker, given the versions each
+// advertises, can elect with v; a speaker advertising none supports only
+// WinnerV1, and a version this build does not implement is supported by
+// nobody.
+func SupportedByAll(supported [][]WinnerVersion, v WinnerVersion) bool {
+	if !slices.Contains(WinnerVersions, v) {
+		return false
+	}
 	for _, s := range supported {
 		if !slices.Contains(s, v) && (len(s) > 0 || v != WinnerV1) {
 			return false

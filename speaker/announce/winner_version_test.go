@@ -199,3 +199,30 @@ func TestAgreedWinner(t *testing.T) {
 		}
 	}
 }
+
+// A version is supported by all when every speaker advertises it; an empty
+// list is a build older than versioning (v1 only), and a version this build
+// does not implement can never be used.
+func TestSupportedByAll(t *testing.T) {
+	v1, v2 := announce.WinnerV1, announce.WinnerV2
+	tests := []struct {
+		name      string
+		supported [][]announce.WinnerVersion
+		v         announce.WinnerVersion
+		want      bool
+	}{
+		{"no speakers", nil, v2, true},
+		{"every speaker new", [][]announce.WinnerVersion{{v1, v2}, {v2}}, v2, true},
+		{"one old speaker", [][]announce.WinnerVersion{{v1, v2}, {v1}}, v2, false},
+		{"advertising nothing supports v1", [][]announce.WinnerVersion{{v1, v2}, nil}, v1, true},
+		{"advertising nothing does not support v2", [][]announce.WinnerVersion{{v1, v2}, nil}, v2, false},
+		{"v2 only does not support v1", [][]announce.WinnerVersion{{v2}, {v1, v2}}, v1, false},
+		{"unknown version", [][]announce.WinnerVersion{{9}, {9}}, 9, false},
+		{"the zero version", [][]announce.WinnerVersion{{v1}}, 0, false},
+	}
+	for _, tc := range tests {
+		if got := announce.SupportedByAll(tc.supported, tc.v); got != tc.want {
+			t.Errorf("%s: SupportedByAll(%v, %v) = %v, want %v", tc.name, tc.supported, tc.v, got, tc.want)
+		}
+	}
+}

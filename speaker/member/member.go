@@ -16,6 +16,15 @@
 // client). Memberlist forgets dead members and never dials them again, so the
 // caller rejoins Nodes that are not live; once one join succeeds the two
 // sides merge and every speaker again agrees on a single owner.
+//
+// Speakers also tell each other, in their node metadata (meta.go), the
+// layer-2 election versions they support and the instants at which planned
+// changes take effect: a speaker becoming a candidate for addresses or
+// ceasing to be one, and a switch of election version. Every speaker acts
+// at the same instant, so a rolling restart or upgrade moves an address
+// from one node to the next without a moment where both or neither answer
+// (election.go). Live is the set of candidates at this instant, Election
+// the version.
 package member
 
 import (
@@ -29,6 +38,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -78,6 +88,12 @@ type Options struct {
 	// every version this build implements, unless the testing knob
 	// IRONLB_WINNER_VERSIONS (WinnerVersionsEnv) lists fewer.
 	WinnerVersions []announce.WinnerVersion
+	// Standby starts the member alive but not a candidate for addresses
+	// until Activate: a speaker that starts takes its addresses over only
+	// once it is ready to answer, at an instant every member agrees on (see
+	// election.go). Without it a member is a candidate as soon as it is
+	// alive, as builds before this coordination were.
+	Standby bool
 }
 
 // List is this speaker's membership view.
@@ -85,11 +101,26 @@ type List struct {
 	ml      *memberlist.Memberlist
 	dials   *dialTracker
 	log     logr.Logger
+	name    string
 	changes chan struct{}
+	meta    atomic.Pointer[[]byte] // own metadata, encoded, for memberlist
 
-	mu       sync.Mutex
+	mu       sync.Mutex // Leave and Shutdown
 	left     bool
 	shutdown bool
+
+	amu   sync.Mutex      // the alive table
+	alive map[string]meta // the alive members and what they advertise
+
+	cmu       sync.Mutex          // the coordination (coordinate.go)
+	own       meta                // what this member advertises
+	met       bool                // a Join completed: the others' plans are known
+	firstSeen map[instant]instant // when each advertised instant was first seen (localize)
+
+	wake    chan struct{} // re-evaluate the plan and the next instant
+	publish chan struct{} // broadcast own metadata
+	done    chan struct{}
+	wg      sync.WaitGroup
 }
 
 // New starts listening and gossiping as a cluster of one; call Join to meet
@@ -111,7 +142,12 @@ func New(opts Options) (*List, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &List{log: opts.Logger, changes: make(chan struct{}, 1)}
+	l := &List{
+		log: opts.Logger, name: opts.Name, changes: make(chan struct{}, 1), alive: map[string]meta{},
+		own:  meta{versions: versions, coordinated: true, standby: opts.Standby},
+		wake: make(chan struct{}, 1), publish: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	l.storeMeta()
 
 	cfg := tunedConfig()
 	cfg.Name = opts.Name
@@ -127,8 +163,8 @@ func New(opts Options) (*List, error) {
 		}
 		cfg.Keyring = kr
 	}
-	cfg.Events = &eventDelegate{notify: l.notify}
-	cfg.Delegate = metaDelegate{meta: encodeMeta(versions)}
+	cfg.Events = &eventDelegate{l}
+	cfg.Delegate = metaDelegate{meta: &l.meta}
 	cfg.Logger = log.New(logWriter{opts.Logger}, "", 0)
 
 	where := netip.AddrPortFrom(opts.BindAddr, uint16(opts.Port))
@@ -143,6 +179,9 @@ func New(opts Options) (*List, error) {
 		return nil, fmt.Errorf("member: start gossip on %s: %w", where, err)
 	}
 	l.ml, l.dials = ml, tr
+	l.wg.Add(2)
+	go l.coordinate()
+	go l.publishLoop()
 	return l, nil
 }
 
@@ -301,6 +340,10 @@ func (l *List) Join(ctx context.Context, addrs []netip.AddrPort) JoinResult {
 	case <-done:
 	case <-ctx.Done():
 	}
+	l.cmu.Lock()
+	l.met = true
+	l.cmu.Unlock()
+	kick(l.wake)
 	mu.Lock()
 	defer mu.Unlock()
 	return maps.Clone(out)
@@ -392,19 +435,10 @@ func (t *dialTracker) last(addr string) (bool, error) {
 	return ok, err
 }
 
-// Live returns the names of the members believed alive, this one included
-// (until it leaves). A suspect member still counts as alive: it has not been
-// declared dead yet.
-func (l *List) Live() map[string]bool {
-	out := map[string]bool{}
-	for _, n := range l.ml.Members() {
-		out[n.Name] = true
-	}
-	return out
-}
-
-// Changes delivers a value after the live set changed. Notifications are
-// coalesced: read Live after receiving one.
+// Changes delivers a value after the live set or the election may have
+// changed: a member joined, left, died or changed what it advertises, or an
+// instant it advertised came. Notifications are coalesced: read Live and
+// Election after receiving one.
 func (l *List) Changes() <-chan struct{} {
 	return l.changes
 }
@@ -433,12 +467,16 @@ func (l *List) Leave(timeout time.Duration) error {
 // Shutdown stops gossip without a goodbye: the others notice by probing.
 func (l *List) Shutdown() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.shutdown {
+		l.mu.Unlock()
 		return nil
 	}
 	l.shutdown = true
-	if err := l.ml.Shutdown(); err != nil {
+	close(l.done)
+	err := l.ml.Shutdown()
+	l.mu.Unlock()
+	l.wg.Wait()
+	if err != nil {
 		return fmt.Errorf("member: shutdown: %w", err)
 	}
 	return nil
@@ -451,13 +489,16 @@ func (l *List) notify() {
 	}
 }
 
-// eventDelegate turns memberlist's callbacks into change notifications. The
-// callbacks run on memberlist's goroutines and must not block.
-type eventDelegate struct{ notify func() }
+// eventDelegate keeps the table of alive members and turns memberlist's
+// callbacks into change notifications. The callbacks run on memberlist's
+// goroutines, with its node lock held, and must not block. They are the
+// one safe place to read a node's metadata: the nodes Members returns are
+// memberlist's own, rewritten in place when an update arrives.
+type eventDelegate struct{ l *List }
 
-func (d *eventDelegate) NotifyJoin(*memberlist.Node)   { d.notify() }
-func (d *eventDelegate) NotifyLeave(*memberlist.Node)  { d.notify() }
-func (d *eventDelegate) NotifyUpdate(*memberlist.Node) { d.notify() }
+func (d *eventDelegate) NotifyJoin(n *memberlist.Node)   { d.l.observe(n.Name, n.Meta, true) }
+func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) { d.l.observe(n.Name, n.Meta, true) }
+func (d *eventDelegate) NotifyLeave(n *memberlist.Node)  { d.l.observe(n.Name, nil, false) }
 
 // logWriter carries memberlist's "[LEVEL] memberlist: text" lines into logr.
 type logWriter struct{ log logr.Logger }

@@ -353,3 +353,99 @@ func TestWinnerVersionsFromEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// A speaker started as a standby is alive to the others but no candidate
+// for addresses until it activates; from the instant it names on, every
+// member counts it.
+func TestStandbyBecomesCandidateAtItsInstant(t *testing.T) {
+	a := start(t, "node-a", "k")
+	b, err := member.New(member.Options{Name: "node-b", BindAddr: loopback, Key: "k", Logger: logr.Discard(), Standby: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Shutdown() })
+	if res := b.Join(t.Context(), []netip.AddrPort{addr(a)}); res.Count(member.Joined) != 1 {
+		t.Fatalf("join: %v", res)
+	}
+	for _, l := range []*member.List{a, b} {
+		waitFor(t, "both alive", func() bool { return len(l.Alive()) == 2 })
+		if got := names(l.Live()); !slices.Equal(got, []string{"node-a"}) {
+			t.Errorf("candidates with node-b a standby: %v, want node-a only", got)
+		}
+	}
+	at := b.Activate()
+	if again := b.Activate(); !again.Equal(at) {
+		t.Errorf("a second Activate moved the instant from %v to %v", at, again)
+	}
+	drain(a)
+	waitFor(t, "node-b a candidate at node-a", func() bool {
+		live := a.Live()
+		if live["node-b"] && time.Now().Before(at) {
+			t.Fatalf("node-a counts node-b a candidate before the instant it named (%v)", at)
+		}
+		return live["node-b"]
+	})
+	select {
+	case <-a.Changes():
+	default:
+		t.Error("no change notification at node-a for the new candidate")
+	}
+	waitLive(t, b, "node-a", "node-b")
+}
+
+// A speaker handing off stays a candidate until the instant it names, at
+// every member, and none at all from then on, though it is still alive.
+func TestHandoffAtItsInstant(t *testing.T) {
+	ls := cluster(t, "k", "node-a", "node-b", "node-c")
+	at := ls[2].Handoff()
+	if !at.After(time.Now()) {
+		t.Fatalf("hand-off instant %v is not ahead", at)
+	}
+	for _, l := range ls {
+		drain(l)
+	}
+	for _, l := range ls {
+		waitFor(t, "node-c handed off", func() bool {
+			live := l.Live()
+			if !live["node-c"] && time.Now().Before(at) {
+				t.Fatalf("node-c is no candidate before the instant it named (%v)", at)
+			}
+			return !live["node-c"]
+		})
+		if !l.Alive()["node-c"] {
+			t.Error("node-c no longer alive before it left")
+		}
+		select {
+		case <-l.Changes():
+		default:
+			t.Error("no change notification at the hand-off instant")
+		}
+	}
+	if err := ls[2].Leave(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node-c gone", func() bool { return !ls[0].Alive()["node-c"] })
+}
+
+// A member that is alone has nobody to hand over to or from: it acts at
+// once.
+func TestAloneActsAtOnce(t *testing.T) {
+	l, err := member.New(member.Options{Name: "node-a", BindAddr: loopback, Insecure: true, Logger: logr.Discard(), Standby: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Shutdown() })
+	if got := l.Live(); len(got) != 0 {
+		t.Errorf("a standby counts as a candidate: %v", got)
+	}
+	if at := l.Activate(); at.After(time.Now()) {
+		t.Errorf("activating alone waits until %v", at)
+	}
+	waitLive(t, l, "node-a")
+	if at := l.Handoff(); at.After(time.Now()) {
+		t.Errorf("handing off alone waits until %v", at)
+	}
+	if got := l.Live(); len(got) != 0 {
+		t.Errorf("candidates after handing off alone: %v", got)
+	}
+}

@@ -17,11 +17,6 @@ import (
 // leaves it unset: a speaker then advertises every version it implements.
 const WinnerVersionsEnv = "IRONLB_WINNER_VERSIONS"
 
-// metaWinnerKey prefixes the versions in a member's node metadata:
-// "winner=1,2". Other "key=value" fields, separated by ';', may follow in
-// later versions; readers skip the fields they do not know.
-const metaWinnerKey = "winner="
-
 // winnerVersions resolves what a speaker advertises: opts, else the
 // environment, else every version this build implements.
 func winnerVersions(opts []announce.WinnerVersion) ([]announce.WinnerVersion, error) {
@@ -46,30 +41,6 @@ func winnerVersions(opts []announce.WinnerVersion) ([]announce.WinnerVersion, er
 	return slices.Compact(out), nil
 }
 
-// encodeMeta is this member's node metadata: the election versions it
-// supports.
-func encodeMeta(versions []announce.WinnerVersion) []byte {
-	parts := make([]string, len(versions))
-	for i, v := range versions {
-		parts[i] = strconv.Itoa(int(v))
-	}
-	return []byte(metaWinnerKey + strings.Join(parts, ","))
-}
-
-// decodeMeta reads the election versions from a member's node metadata.
-// Metadata without them (a speaker built before versioning) yields nil,
-// which announce.AgreedWinner counts as version 1 only; versions that do
-// not parse are skipped.
-func decodeMeta(meta []byte) []announce.WinnerVersion {
-	for _, field := range strings.Split(string(meta), ";") {
-		if list, ok := strings.CutPrefix(field, metaWinnerKey); ok {
-			vs, _ := parseVersions(list)
-			return vs
-		}
-	}
-	return nil
-}
-
 func parseVersions(list string) ([]announce.WinnerVersion, error) {
 	var out []announce.WinnerVersion
 	var bad error
@@ -84,28 +55,21 @@ func parseVersions(list string) ([]announce.WinnerVersion, error) {
 	return out, bad
 }
 
-// metaDelegate hands memberlist this member's metadata. Speakers exchange
-// nothing else through memberlist, so the other hooks do nothing.
-type metaDelegate struct{ meta []byte }
-
-func (d metaDelegate) NodeMeta(limit int) []byte {
-	if len(d.meta) > limit {
-		return nil // cannot happen with a few short versions; never truncate
+func formatVersions(vs []announce.WinnerVersion) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = strconv.Itoa(int(v))
 	}
-	return d.meta
+	return strings.Join(parts, ",")
 }
-func (metaDelegate) NotifyMsg([]byte)                           {}
-func (metaDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (metaDelegate) LocalState(join bool) []byte                { return nil }
-func (metaDelegate) MergeRemoteState(buf []byte, join bool)     {}
 
 // WinnerVersions returns, for each member believed alive (this one
 // included), the election versions it advertises; nil for a member that
 // advertises none.
 func (l *List) WinnerVersions() map[string][]announce.WinnerVersion {
 	out := map[string][]announce.WinnerVersion{}
-	for _, n := range l.ml.Members() {
-		out[n.Name] = decodeMeta(n.Meta)
+	for _, p := range l.peers() {
+		out[p.name] = p.meta.versions
 	}
 	return out
 }

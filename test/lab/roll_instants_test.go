@@ -118,11 +118,11 @@ func statesOf(events []rollEvent, nodes []string, ips []netip.Addr) []rollState 
 
 // checkRollInstants checks what the speakers announced ahead against what
 // the client saw: every speaker planned the switch of election at one and
-// the same instant, and no node took an address over (its gratuitous ARP)
-// before an announced instant had made it the owner. Takeovers may come
-// late on a loaded machine, never early: the check cannot fail for
-// slowness, only for a node that acts on a change before the instant
-// everyone agreed on.
+// the same instant, and each takeover (the first gratuitous ARP of a burst)
+// came from the owner the announced instants had made, not earlier: a node
+// that acted on a change before the instant everyone agreed on fails it. A
+// takeover may come a little late on a loaded machine (takeoverLag), and a
+// later instant may then have moved the address on already.
 func checkRollInstants(t *testing.T, l *lab.Lab, w *lab.ARPWatcher, ips []netip.Addr, since time.Time) {
 	t.Helper()
 	var events []rollEvent
@@ -145,31 +145,56 @@ func checkRollInstants(t *testing.T, l *lab.Lab, w *lab.ARPWatcher, ips []netip.
 	}
 	states := statesOf(events, rollNodes, ips)
 	var early []string
+	takeovers := 0
+	last := map[string]time.Time{} // last gratuitous ARP by address and node
 	for _, e := range w.Events() {
 		n := l.NodeByMAC(e.SenderMAC)
 		if !e.Gratuitous() || e.Time.Before(since) || n == nil || !slices.Contains(ips, e.SenderIP) {
 			continue
 		}
-		if !ownedBefore(states, e.SenderIP, n.Name, e.Time) {
-			early = append(early, fmt.Sprintf("%s by %s at %s", e.SenderIP, n.Name, e.Time.Format("15:04:05.000000")))
+		key := e.SenderIP.String() + " " + n.Name
+		prev, seen := last[key]
+		last[key] = e.Time
+		if seen && e.Time.Sub(prev) < burstSpan {
+			continue // a later frame of the same burst
+		}
+		takeovers++
+		if ownerAt(states, e.SenderIP, e.Time) != n.Name && ownerAt(states, e.SenderIP, e.Time.Add(-takeoverLag)) != n.Name {
+			early = append(early, fmt.Sprintf("%s by %s at %s, owner then %s", e.SenderIP, n.Name,
+				e.Time.Format("15:04:05.000000"), ownerAt(states, e.SenderIP, e.Time)))
 		}
 	}
+	for _, e := range events {
+		t.Logf("%s: %s %s", e.node, e.msg, e.at.Format("15:04:05.000"))
+	}
+	t.Logf("%d instants announced, %d takeovers during the roll, %d before their instant", len(events), takeovers, len(early))
+	if takeovers == 0 {
+		t.Error("no takeover seen during the roll: no address moved")
+	}
 	if len(early) > 0 {
-		t.Errorf("takeovers before any announced instant made the node the owner:\n%s\nannounced: %v",
+		t.Errorf("takeovers before an announced instant made the node the owner:\n%s\nannounced: %v",
 			strings.Join(early, "\n"), events)
 	}
 }
 
-// ownedBefore reports whether some state in force at or before t made node
-// the owner of ip.
-func ownedBefore(states []rollState, ip netip.Addr, node string, t time.Time) bool {
+const (
+	// burstSpan covers the frames of one takeover burst (gaps of 100 and
+	// 200 ms with the default three frames).
+	burstSpan = time.Second
+	// takeoverLag is how late after its instant a takeover may still be
+	// counted against the state before it: the decision and the first
+	// frame take milliseconds, this much on a machine busy with the lab.
+	takeoverLag = 100 * time.Millisecond
+)
+
+// ownerAt is the owner of ip by the state in force at t; "" before any.
+func ownerAt(states []rollState, ip netip.Addr, t time.Time) string {
+	o := ""
 	for _, s := range states {
 		if s.from.After(t) {
-			return false
+			break
 		}
-		if s.owners[ip] == node {
-			return true
-		}
+		o = s.owners[ip]
 	}
-	return false
+	return o
 }
