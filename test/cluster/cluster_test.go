@@ -274,13 +274,21 @@ func install(t testing.TB, l *lab.Lab) {
 	if _, err := l.InstallIronLB(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	var dss appsv1.DaemonSetList
-	if err := l.Kube.List(t.Context(), &dss, client.InNamespace(lab.SystemNamespace)); err != nil {
-		t.Fatal(err)
-	}
-	if len(dss.Items) != 1 || dss.Items[0].Status.NumberReady != int32(len(l.Nodes)) {
-		t.Errorf("speaker DaemonSets %v, want one with %d ready", dss.Items, len(l.Nodes))
-	}
+	// helm --wait counts a DaemonSet ready once all but its maxUnavailable
+	// (1) pods are; the last speaker follows within moments.
+	waitFor(t, "a ready speaker on every node", func() error {
+		var dss appsv1.DaemonSetList
+		if err := l.Kube.List(t.Context(), &dss, client.InNamespace(lab.SystemNamespace)); err != nil {
+			return err
+		}
+		if len(dss.Items) != 1 {
+			return fmt.Errorf("%d speaker DaemonSets, want one", len(dss.Items))
+		}
+		if ready := dss.Items[0].Status.NumberReady; ready != int32(len(l.Nodes)) {
+			return fmt.Errorf("%d of %d speakers ready", ready, len(l.Nodes))
+		}
+		return nil
+	})
 	var deps appsv1.DeploymentList
 	if err := l.Kube.List(t.Context(), &deps, client.InNamespace(lab.SystemNamespace)); err != nil {
 		t.Fatal(err)
