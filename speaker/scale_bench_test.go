@@ -17,8 +17,8 @@ import (
 // BenchmarkScaleDecision is a speaker's decision at the scale of
 // docs/scale.md (1,000 nodes, 50,000 Services with one address and one
 // EndpointSlice each, every node a candidate) from the cached objects on:
-// the input built as readState builds it, then announce.Compute, with each
-// election version. Listing from the informer cache (no copy) and applying
+// the input built as the speaker reads it from the cache, then
+// announce.Compute, with each election version. Listing from the informer cache (no copy) and applying
 // the result (layer2, BGP, metrics, status) are not included.
 func BenchmarkScaleDecision(b *testing.B) {
 	const nodes, services = 1000, 50000

@@ -106,7 +106,7 @@ type Speaker struct {
 	haveLast      bool                    // last holds one: not before the first, nor after a withdrawal
 	events        *eventTracker
 	lastNodes     string
-	nextRun       time.Time // no full recompute before this (see Reconcile)
+	nextRun       time.Time // no decision runs before this (see Reconcile)
 	settled       bool      // not isolated once: see assessGossip
 	lastIsolation string    // isolation message, as last reported
 }
