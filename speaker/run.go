@@ -56,6 +56,8 @@ type Options struct {
 	// MetricsBindAddress and HealthProbeBindAddress: "0" disables.
 	MetricsBindAddress     string
 	HealthProbeBindAddress string
+	// PprofBindAddress serves Go's /debug/pprof there; "" or "0" = off.
+	PprofBindAddress string
 }
 
 // Timeouts of the shutdown sequence.
@@ -120,6 +122,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Cache:                  CacheOptions(opts.SecretNamespace),
 		Metrics:                metricsserver.Options{BindAddress: opts.MetricsBindAddress},
 		HealthProbeBindAddress: opts.HealthProbeBindAddress,
+		PprofBindAddress:       opts.PprofBindAddress,
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)

@@ -55,6 +55,7 @@ func TestOptions(t *testing.T) {
 		// Not every address of the host: only the node's own.
 		MetricsBindAddress:     "192.0.2.11:7472",
 		HealthProbeBindAddress: "192.0.2.11:7473",
+		PprofBindAddress:       "0",
 	}
 	tests := []struct {
 		name    string
@@ -72,6 +73,7 @@ func TestOptions(t *testing.T) {
 				"--reannounce-interval=10s", "--bgp-listen-port=179", "--bgp-listen-address=192.0.2.11,2001:db8::11",
 				"--bgp-listen-address=::ffff:198.51.100.1", "--secret-namespace=",
 				"--metrics-bind-address=0", "--health-probe-bind-address=:9000", "--log-level=debug",
+				"--pprof-bind-address=127.0.0.1:6061",
 			},
 			env: withKey,
 			want: func(o *speaker.Options) {
@@ -87,6 +89,7 @@ func TestOptions(t *testing.T) {
 				o.SecretNamespace = ""
 				o.MetricsBindAddress = "0"
 				o.HealthProbeBindAddress = ":9000"
+				o.PprofBindAddress = "127.0.0.1:6061"
 			},
 		},
 		{name: "metrics and probes on the node's IPv6 address", env: with(withKey, "HOST_IP", "2001:db8::11"),

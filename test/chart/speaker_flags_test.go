@@ -4,6 +4,7 @@ package chart
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -37,5 +38,17 @@ func TestSpeakerIgnoreExcludeLBFlag(t *testing.T) {
 				t.Errorf("--ignore-exclude-lb in the speaker's args: %v, want %v; args %q", got, tt.want, args)
 			}
 		})
+	}
+}
+
+// speaker.pprofBindAddress reaches the speaker as --pprof-bind-address, and
+// only when set: by default no profiles are served on the host's network.
+func TestSpeakerPprofFlag(t *testing.T) {
+	if args := speakerArgs(t); slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--pprof-bind-address") }) {
+		t.Errorf("default speaker args serve pprof: %q", args)
+	}
+	args := speakerArgs(t, "--set", "speaker.pprofBindAddress=127.0.0.1:6061")
+	if !slices.Contains(args, "--pprof-bind-address=127.0.0.1:6061") {
+		t.Errorf("speaker args %q lack --pprof-bind-address=127.0.0.1:6061", args)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,6 +146,7 @@ func BenchmarkL2SpeakerResources5000(b *testing.B) {
 	}
 	waitLiveMembers(b, l, len(l.Nodes))
 	before := usages(b, l)
+	stopBurstProfiles := profileBurst(b, l)
 	start := time.Now()
 	createMany(b, l, services, "svc-%04d", lab.FromPool("big"), lab.IPv6Only, lab.NoNodePorts)
 	created := time.Since(start)
@@ -170,9 +173,10 @@ func BenchmarkL2SpeakerResources5000(b *testing.B) {
 	// "at rest" starts only then.
 	waitAllStatusWritten(b, l, services)
 	written := time.Since(start)
+	stopBurstProfiles()
 	loaded := usages(b, l)
 	const idle = 30 * time.Second
-	time.Sleep(idle)
+	profiled := sleepProfiling(b, l, idle)
 	after := usages(b, l)
 
 	// Spot check: a few addresses are answered by exactly one node.
@@ -195,11 +199,106 @@ func BenchmarkL2SpeakerResources5000(b *testing.B) {
 		b.ReportMetric(burst.Seconds(), n.Name+"-burst-cpu-s")
 		b.ReportMetric(idleCPU, n.Name+"-idle-cpu-%")
 	}
+	fmt.Fprintf(&tbl, "memory after the rest (MiB): %s\n", memoryBreakdown(b, l))
+	if profiled != "" {
+		fmt.Fprintf(&tbl, "profiles of the rest and heaps after it: %s\n", profiled)
+	}
 	b.Log("\n" + tbl.String())
 	b.ReportMetric(maxRSS, "max-rss-MiB")
 	b.ReportMetric(announced.Seconds(), "all-announced-s")
 	b.ReportMetric(written.Seconds(), "all-status-written-s")
 	b.ReportMetric(0, "ns/op")
+}
+
+// memoryBreakdown says where each speaker's RSS is: anonymous memory (the
+// Go heap in use, heap kept but unused and not yet returned to the kernel,
+// the next GC's heap goal, stacks) and the mapped binary.
+func memoryBreakdown(tb testing.TB, l *lab.Lab) string {
+	var out []string
+	for _, n := range l.Nodes {
+		u, err := n.SpeakerUsage()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		samples, err := n.Metrics(tb.Context())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		m := map[string]float64{}
+		for _, s := range samples {
+			m[s.Name] = s.Value / (1 << 20)
+		}
+		out = append(out, fmt.Sprintf("%s anon %.1f (heap in use %.1f, unused not returned %.1f, GC goal %.1f, stacks %.1f) + file %.1f",
+			n.Name, float64(u.RSSAnon)/(1<<20), m["go_memstats_heap_inuse_bytes"],
+			m["go_memstats_heap_idle_bytes"]-m["go_memstats_heap_released_bytes"],
+			m["go_memstats_next_gc_bytes"], m["go_memstats_stack_inuse_bytes"], float64(u.RSSFile)/(1<<20)))
+	}
+	return strings.Join(out, "; ")
+}
+
+// sleepProfiling waits d. With IRONLB_LAB_PROFILE=dir it meanwhile takes
+// every speaker's CPU profile over d, then its heap profile, into dir
+// (<node>.cpu, <node>.heap), and returns dir: `go tool pprof -top` on the
+// files says where the CPU at rest and the memory go.
+func sleepProfiling(tb testing.TB, l *lab.Lab, d time.Duration) string {
+	dir := os.Getenv("IRONLB_LAB_PROFILE")
+	if dir == "" {
+		time.Sleep(d)
+		return ""
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*len(l.Nodes))
+	for _, n := range l.Nodes {
+		wg.Go(func() {
+			errs <- n.SaveSpeakerProfile(tb.Context(), "profile", d, filepath.Join(dir, n.Name+".cpu"))
+			errs <- n.SaveSpeakerProfile(tb.Context(), "heap", 0, filepath.Join(dir, n.Name+".heap"))
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// profileBurst, with IRONLB_LAB_PROFILE=dir, takes every speaker's CPU
+// profile in consecutive 10 s pieces (<node>.burst.<n>.cpu; pprof adds up
+// the files it is given) until the returned func is called; the piece in
+// progress then is dropped.
+func profileBurst(tb testing.TB, l *lab.Lab) (stop func()) {
+	dir := os.Getenv("IRONLB_LAB_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(tb.Context())
+	var wg sync.WaitGroup
+	for _, n := range l.Nodes {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				path := filepath.Join(dir, fmt.Sprintf("%s.burst.%03d.cpu", n.Name, i))
+				if err := n.SaveSpeakerProfile(ctx, "profile", 10*time.Second, path); err != nil && ctx.Err() == nil {
+					tb.Errorf("profiling %s: %v", n.Name, err)
+					return
+				}
+			}
+		})
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+		// The speakers stop profiling when they see the request go; a
+		// profile asked for before that would be refused.
+		time.Sleep(time.Second)
+	}
 }
 
 // sample is one measured duration and what it was about.

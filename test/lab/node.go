@@ -32,6 +32,7 @@ type Node struct {
 const (
 	SpeakerMetricsPort = 7472
 	SpeakerHealthPort  = 7473
+	SpeakerPprofPort   = 7474
 	MemberlistPort     = 7946
 )
 
@@ -121,6 +122,8 @@ func (n *Node) StartSpeaker(ctx context.Context) error {
 		"--memberlist-port=" + strconv.Itoa(MemberlistPort),
 		"--metrics-bind-address=:" + strconv.Itoa(SpeakerMetricsPort),
 		"--health-probe-bind-address=:" + strconv.Itoa(SpeakerHealthPort),
+		// Only the node's own namespace and the host reach it.
+		"--pprof-bind-address=" + netip.AddrPortFrom(n.IPv4, SpeakerPprofPort).String(),
 	}
 	argv = append(argv, l.opts.SpeakerArgs...)
 	env := []string{"IRONLB_MEMBERLIST_KEY=" + MemberlistKey, "NODE_NAME=" + n.Name}

@@ -123,8 +123,11 @@ func tail(path string, n int) string {
 
 // Usage is what a process consumed, read from /proc.
 type Usage struct {
-	// RSS is the resident set size in bytes.
-	RSS int64
+	// RSS is the resident set size in bytes: RSSAnon (heap, stacks, the
+	// runtime's own memory) plus RSSFile (pages of the binary and other
+	// mapped files, which the kernel may drop and read again) plus shared
+	// memory.
+	RSS, RSSAnon, RSSFile int64
 	// CPU is user plus system time since the process started.
 	CPU time.Duration
 }
@@ -140,14 +143,16 @@ func readUsage(pid int) (Usage, error) {
 	if err != nil {
 		return u, err
 	}
+	fields := map[string]*int64{"VmRSS:": &u.RSS, "RssAnon:": &u.RSSAnon, "RssFile:": &u.RSSFile}
 	for line := range strings.Lines(string(status)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		name, rest, _ := strings.Cut(line, "\t")
+		if dst, ok := fields[name]; ok {
 			f := strings.Fields(rest) // "123456 kB"
 			kb, err := strconv.ParseInt(f[0], 10, 64)
 			if err != nil {
-				return u, fmt.Errorf("VmRSS %q: %w", rest, err)
+				return u, fmt.Errorf("%s %q: %w", name, rest, err)
 			}
-			u.RSS = kb * 1024
+			*dst = kb * 1024
 		}
 	}
 	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
