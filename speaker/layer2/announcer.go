@@ -67,15 +67,28 @@ type Announcer struct {
 	owned   atomic.Pointer[ownership]
 	kick    chan struct{}
 	running atomic.Bool
+	// changed holds, under setMu, what the next reconcile must look at: the
+	// addresses UpdateOwned touched since the last one, or, after SetOwned,
+	// everything (changedAll), found by comparing the owned sets.
+	changed    addrSet
+	changedAll bool
 
 	// unannounced: owned addresses without an interface, and why; written by
 	// the Run goroutine, read by Unannounced.
-	unannounced atomic.Pointer[map[netip.Addr]string]
+	unMu        sync.Mutex
+	unannounced map[netip.Addr]string
 
 	// Below: owned by the Run goroutine.
 	links  map[string]*link
-	placed map[netip.Addr][]string // interfaces last logged per address
-	wg     sync.WaitGroup          // packet loops and bursts
+	placed map[netip.Addr][]string // interfaces per owned address, sorted
+	// done is the owned set and the interfaces the links and placed were
+	// last brought in line with; full asks the next reconcile to redo every
+	// address (first run, interfaces changed, an error to retry).
+	done  *ownership
+	ifs   []iface
+	byIfc map[string]iface
+	full  bool
+	wg    sync.WaitGroup // packet loops and bursts
 }
 
 // New validates opts and returns an Announcer that owns nothing yet.
@@ -91,16 +104,18 @@ func New(opts Options) (*Announcer, error) {
 		return nil, fmt.Errorf("layer2: register metrics: %w", err)
 	}
 	a := &Announcer{
-		log:        opts.Logger,
-		metrics:    m,
-		count:      opts.GratuitousCount,
-		reannounce: opts.ReannounceInterval,
-		listen:     opts.Listen,
-		check:      func() error { return nil },
-		scan:       opts.interfaces,
-		kick:       make(chan struct{}, 1),
-		links:      make(map[string]*link),
-		placed:     make(map[netip.Addr][]string),
+		log:         opts.Logger,
+		metrics:     m,
+		count:       opts.GratuitousCount,
+		reannounce:  opts.ReannounceInterval,
+		listen:      opts.Listen,
+		check:       func() error { return nil },
+		scan:        opts.interfaces,
+		kick:        make(chan struct{}, 1),
+		links:       make(map[string]*link),
+		placed:      make(map[netip.Addr][]string),
+		unannounced: make(map[netip.Addr]string),
+		full:        true,
 	}
 	if a.count == 0 {
 		a.count = DefaultGratuitousCount
@@ -111,8 +126,8 @@ func New(opts Options) (*Announcer, error) {
 	if a.scan == nil {
 		a.scan = scanInterfaces
 	}
-	empty := ownership{}
-	a.owned.Store(&empty)
+	a.owned.Store(&ownership{})
+	a.done = &ownership{}
 	return a, nil
 }
 
@@ -126,14 +141,16 @@ func New(opts Options) (*Announcer, error) {
 // SetOwned returns. A new one is announced (takeover burst) as soon as Run has
 // opened its sockets, typically within milliseconds. Calling SetOwned again
 // with an equal set costs a map comparison: no packets, no socket changes.
+// A different set costs O(owned) map operations, here and in the reconcile
+// that finds what differs; only the addresses that do are placed again.
 func (a *Announcer) SetOwned(owned map[netip.Addr][]string) {
 	a.setMu.Lock()
 	defer a.setMu.Unlock()
 	if a.owned.Load().same(owned) {
 		return
 	}
-	next := newOwnership(owned)
-	a.owned.Store(&next)
+	a.owned.Store(newOwnership(owned))
+	a.changedAll = true
 	select {
 	case a.kick <- struct{}{}:
 	default: // a reconcile is already pending and will read the new set
@@ -146,8 +163,12 @@ func (a *Announcer) SetOwned(owned map[netip.Addr][]string) {
 // knows what changed, with the same effects (a takeover burst for an
 // address gained, no answer for one dropped from the moment UpdateOwned
 // returns). An address both set and dropped is set. It costs
-// O(len(set) + len(drop)) when nothing changes, and a copy of the owned
-// set when something does: readers hold the published one.
+// O(len(set) + len(drop)) when nothing changes; when something does, a copy
+// of the shards of the owned set it touches (readers hold the published
+// one), about owned/64 entries each. The reconcile it triggers costs as much
+// again per address, plus one listing of the interfaces, as long as these
+// are as at the last reconcile; when they are not, every owned address is
+// placed afresh.
 func (a *Announcer) UpdateOwned(set map[netip.Addr][]string, drop []netip.Addr) {
 	a.setMu.Lock()
 	defer a.setMu.Unlock()
@@ -155,11 +176,39 @@ func (a *Announcer) UpdateOwned(set map[netip.Addr][]string, drop []netip.Addr) 
 	if !changed {
 		return
 	}
-	a.owned.Store(&next)
+	a.owned.Store(next)
+	a.noteChanged(set, drop)
 	select {
 	case a.kick <- struct{}{}:
 	default: // a reconcile is already pending and will read the new set
 	}
+}
+
+// noteChanged records, for the next reconcile, the addresses an
+// UpdateOwned touched; called with setMu held.
+func (a *Announcer) noteChanged(set map[netip.Addr][]string, drop []netip.Addr) {
+	if a.changedAll {
+		return
+	}
+	if a.changed == nil {
+		a.changed = make(addrSet, len(set)+len(drop))
+	}
+	for ip := range set {
+		a.changed[normalAddr(ip)] = struct{}{}
+	}
+	for _, ip := range drop {
+		a.changed[normalAddr(ip)] = struct{}{}
+	}
+}
+
+// takeChanged returns the owned set now and what changed in it since the
+// last call (all: look at every address), and forgets the changes.
+func (a *Announcer) takeChanged() (owned *ownership, changed addrSet, all bool) {
+	a.setMu.Lock()
+	defer a.setMu.Unlock()
+	owned, changed, all = a.owned.Load(), a.changed, a.changedAll
+	a.changed, a.changedAll = nil, false
+	return owned, changed, all
 }
 
 // Run serves until ctx is done, then leaves the multicast groups and closes
@@ -208,8 +257,7 @@ func (a *Announcer) Run(ctx context.Context) error {
 // the last scan, each with the reason and what to change: for the status of
 // the advertisement that owns them. The map is the caller's.
 func (a *Announcer) Unannounced() map[netip.Addr]string {
-	if m := a.unannounced.Load(); m != nil {
-		return maps.Clone(*m)
-	}
-	return map[netip.Addr]string{}
+	a.unMu.Lock()
+	defer a.unMu.Unlock()
+	return maps.Clone(a.unannounced)
 }

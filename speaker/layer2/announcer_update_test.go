@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -42,21 +43,54 @@ func TestOwnershipUpdatedMatchesNew(t *testing.T) {
 			delete(whole, ip)
 		}
 		maps.Copy(whole, set)
-		before := maps.Clone(cur)
+		before := ownedMap(cur)
 		next, changed := cur.updated(set, drop)
 		want := newOwnership(whole)
 		// nil and empty both mean automatic.
-		if diff := cmp.Diff(want, next, cmpopts.EquateEmpty(), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		if diff := cmp.Diff(ownedMap(want), ownedMap(next), cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("step %d: updated set (-SetOwned +UpdateOwned):\n%s", step, diff)
+		}
+		if next.len() != want.len() {
+			t.Fatalf("step %d: updated set counts %d addresses, holds %d", step, next.len(), want.len())
 		}
 		if changed != !cur.same(whole) {
 			t.Fatalf("step %d: changed = %t, but the sets are equal: %t", step, changed, cur.same(whole))
 		}
-		if !maps.EqualFunc(before, cur, func(a, b []string) bool { return cmp.Equal(a, b) }) {
-			t.Fatalf("step %d: the set updated from was modified", step)
+		if diff := cmp.Diff(before, ownedMap(cur)); diff != "" {
+			t.Fatalf("step %d: the set updated from was modified (-before +after):\n%s", step, diff)
+		}
+		// What a reconcile after SetOwned looks at: every address whose
+		// entry differs, whichever shards next shares with cur.
+		wantDiff := map[string]bool{}
+		after := ownedMap(next)
+		for ip, names := range after {
+			if had, ok := before[ip]; !ok || !slices.Equal(had, names) {
+				wantDiff[ip] = true
+			}
+		}
+		for ip := range before {
+			if _, ok := after[ip]; !ok {
+				wantDiff[ip] = true
+			}
+		}
+		gotDiff := map[string]bool{}
+		for ip := range next.diff(cur) {
+			gotDiff[ip.String()] = true
+		}
+		if diff := cmp.Diff(wantDiff, gotDiff, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("step %d: diff from the previous set (-want +got):\n%s", step, diff)
 		}
 		cur = next
 	}
+}
+
+// ownedMap spells o as a map keyed by address string, for cmp.
+func ownedMap(o *ownership) map[string][]string {
+	out := map[string][]string{}
+	for ip, names := range o.all() {
+		out[ip.String()] = names
+	}
+	return out
 }
 
 // UpdateOwned behaves as SetOwned for what changes: a takeover burst for

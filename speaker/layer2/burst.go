@@ -47,10 +47,8 @@ func (a *Announcer) burst(ctx context.Context, l *link, ip netip.Addr) {
 // reannounceAll sends one announcement per address served on each link.
 func (a *Announcer) reannounceAll() {
 	for _, l := range a.links {
-		if set := l.answer.Load(); set != nil {
-			for ip := range *set {
-				a.announce(l, ip)
-			}
+		for _, ip := range l.answer.list() {
+			a.announce(l, ip)
 		}
 	}
 }

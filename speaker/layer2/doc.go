@@ -26,7 +26,9 @@
 //   - interfaces.go: on which interfaces an address is announced, and why
 //     none (pure); netlink.go reads the interfaces from the kernel;
 //   - reconcile.go: sockets and groups brought in line with both, per link
-//     (link.go); placement.go reports where each address went;
+//     (link.go, answerset.go, groups.go); while the interfaces stay the
+//     same, only for the addresses that changed; placement.go reports where
+//     each address went;
 //   - serve.go: the packet loop of one socket;
 //   - responder.go, arp.go, ndp.go: the pure responders and frame builders;
 //   - burst.go: takeover bursts and re-announcements;

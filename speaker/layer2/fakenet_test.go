@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,9 +23,13 @@ type fakeHost struct {
 	ifs []iface
 	// refuse, when set, is what every Listen returns.
 	refuse error
+	// failJoin, when set, makes every JoinGroup fail, as when the kernel
+	// refuses one more membership.
+	failJoin atomic.Bool
 
 	mu      sync.Mutex
 	socks   map[string]*fakeSocket // latest opened per "ifname/kind"
+	opened  []*fakeSocket          // every socket ever opened
 	changed chan struct{}          // closed and replaced on every open
 }
 
@@ -40,11 +46,12 @@ func (h *fakeHost) listen(ifi *net.Interface, kind FrameKind) (net.PacketConn, e
 	s := &fakeSocket{
 		ifname: ifi.Name, kind: kind,
 		in: make(chan []byte, 16), fail: make(chan error, 1), out: make(chan sentFrame, 256),
-		closed: make(chan struct{}), groups: map[netip.Addr]bool{},
+		closed: make(chan struct{}), groups: map[netip.Addr]bool{}, failJoin: &h.failJoin,
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.socks[ifi.Name+"/"+string(kind)] = s
+	h.opened = append(h.opened, s)
 	close(h.changed)
 	h.changed = make(chan struct{})
 	return s, nil
@@ -80,6 +87,8 @@ type fakeSocket struct {
 	out    chan sentFrame // frames WriteTo was given, in order
 	closed chan struct{}
 	once   sync.Once
+	// failJoin is the host's switch: JoinGroup fails while it is set.
+	failJoin *atomic.Bool
 
 	mu     sync.Mutex
 	groups map[netip.Addr]bool
@@ -129,8 +138,13 @@ func (s *fakeSocket) LocalAddr() net.Addr              { return &packet.Addr{} }
 func (s *fakeSocket) SetDeadline(time.Time) error      { return nil }
 func (s *fakeSocket) SetReadDeadline(time.Time) error  { return nil }
 func (s *fakeSocket) SetWriteDeadline(time.Time) error { return nil }
-func (s *fakeSocket) JoinGroup(g netip.Addr) error     { return s.setGroup(g, true) }
-func (s *fakeSocket) LeaveGroup(g netip.Addr) error    { return s.setGroup(g, false) }
+func (s *fakeSocket) JoinGroup(g netip.Addr) error {
+	if s.failJoin != nil && s.failJoin.Load() {
+		return fmt.Errorf("join %s: %w", g, syscall.ENOBUFS)
+	}
+	return s.setGroup(g, true)
+}
+func (s *fakeSocket) LeaveGroup(g netip.Addr) error { return s.setGroup(g, false) }
 func (s *fakeSocket) setGroup(g netip.Addr, in bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

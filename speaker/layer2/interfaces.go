@@ -1,7 +1,9 @@
 package layer2
 
 import (
+	"bytes"
 	"fmt"
+	"iter"
 	"net"
 	"net/netip"
 	"slices"
@@ -148,7 +150,7 @@ func whyNoInterface(ip netip.Addr, names []string, ifs []iface) string {
 
 // selectInterfaces decides, with interfacesFor, on which interfaces each owned
 // address is announced, and returns the addresses per interface name.
-func selectInterfaces(owned map[netip.Addr][]string, ifs []iface) map[string]addrSet {
+func selectInterfaces(owned iter.Seq2[netip.Addr, []string], ifs []iface) map[string]addrSet {
 	out := make(map[string]addrSet)
 	for ip, names := range owned {
 		for _, name := range interfacesFor(ip, names, ifs) {
@@ -161,4 +163,13 @@ func selectInterfaces(owned map[netip.Addr][]string, ifs []iface) map[string]add
 		}
 	}
 	return out
+}
+
+// sameInterfaces reports whether two scans found the same interfaces, in the
+// same order, with the same values: then every address stays where it was.
+func sameInterfaces(a, b []iface) bool {
+	return slices.EqualFunc(a, b, func(x, y iface) bool {
+		return x.name == y.name && x.index == y.index && x.mtu == y.mtu && bytes.Equal(x.hw, y.hw) &&
+			x.kind == y.kind && x.flags == y.flags && slices.Equal(x.prefixes, y.prefixes) && x.linkLocal == y.linkLocal
+	})
 }

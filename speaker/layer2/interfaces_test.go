@@ -2,6 +2,7 @@ package layer2
 
 import (
 	"encoding/binary"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -137,7 +138,7 @@ func TestSelectInterfaces(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := placement(selectInterfaces(tt.owned, tt.ifs))
+			got := placement(selectInterfaces(maps.All(tt.owned), tt.ifs))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("unexpected selection (-want +got):\n%s", diff)
 			}
@@ -247,14 +248,14 @@ func TestInterfaceChoice(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := placement(selectInterfaces(tt.owned, all))
+			got := placement(selectInterfaces(maps.All(tt.owned), all))
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("unexpected selection (-want +got):\n%s", diff)
 			}
 		})
 	}
 	t.Run("only pod and tunnel links: nothing", func(t *testing.T) {
-		got := placement(selectInterfaces(map[netip.Addr][]string{off4: nil, off6: nil}, others))
+		got := placement(selectInterfaces(maps.All(map[netip.Addr][]string{off4: nil, off6: nil}), others))
 		if diff := cmp.Diff(map[string][]string{}, got); diff != "" {
 			t.Errorf("unexpected selection (-want +got):\n%s", diff)
 		}

@@ -2,13 +2,10 @@ package layer2
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync/atomic"
-
-	"github.com/mdlayher/ndp"
 )
 
 // link is one interface the Announcer serves: its sockets, the addresses it
@@ -25,7 +22,7 @@ type link struct {
 	arpM  counters
 	ndpM  counters
 
-	answer atomic.Pointer[addrSet]
+	answer answerSet
 	arp    atomic.Pointer[socket]
 	nd     atomic.Pointer[socket]
 	// broken is set by a packet loop that died on an unexpected read error;
@@ -34,7 +31,14 @@ type link struct {
 	// done is closed when the link is torn down; bursts stop at once.
 	done chan struct{}
 
-	groups  addrSet // solicited-node groups joined on nd
+	// want: the addresses interface selection puts on this link, served or
+	// not (a socket or a group may have failed); wantV6 counts the IPv6 ones,
+	// so which sockets are needed is known without a walk over want.
+	want   addrSet
+	wantV6 int
+	// groups: the solicited-node groups joined on nd, each with the number of
+	// answered addresses in it (several addresses share a group).
+	groups  map[netip.Addr]int
 	lastErr string
 }
 
@@ -55,7 +59,8 @@ func newLink(ifc iface, m *metrics) *link {
 		arpM:   m.bind(ARPFrames, ifc.name),
 		ndpM:   m.bind(NDPFrames, ifc.name),
 		done:   make(chan struct{}),
-		groups: make(addrSet),
+		want:   make(addrSet),
+		groups: make(map[netip.Addr]int),
 	}
 }
 
@@ -69,10 +74,37 @@ func (l *link) netInterface() *net.Interface {
 	return &net.Interface{Index: l.index, MTU: l.mtu, Name: l.name, HardwareAddr: l.port.hw}
 }
 
-// answers reports whether ip is in the set published for this link.
+// answers reports whether ip is answered for on this link.
 func (l *link) answers(ip netip.Addr) bool {
-	set := l.answer.Load()
-	return set != nil && set.has(ip)
+	return l.answer.has(ip)
+}
+
+// wants reports whether some address selected for this link is announced
+// with frames of kind: the link then needs a socket for kind.
+func (l *link) wants(kind FrameKind) bool {
+	if kind == NDPFrames {
+		return l.wantV6 > 0
+	}
+	return len(l.want) > l.wantV6
+}
+
+// selectAddr puts ip on this link, or takes it off; it reports whether that
+// changed anything.
+func (l *link) selectAddr(ip netip.Addr, on bool) bool {
+	if l.want.has(ip) == on {
+		return false
+	}
+	step := 1
+	if on {
+		l.want[ip] = struct{}{}
+	} else {
+		delete(l.want, ip)
+		step = -1
+	}
+	if ip.Is6() {
+		l.wantV6 += step
+	}
+	return true
 }
 
 // readBufferSize fits the largest frame the interface can deliver, with room
@@ -124,61 +156,14 @@ func (l *link) closeSocket(kind FrameKind) {
 				_ = gm.LeaveGroup(g)
 			}
 		}
-		l.groups = make(addrSet)
+		clear(l.groups)
 	}
 	_ = s.conn.Close()
 }
 
-// syncGroups makes the memberships of the NDP socket match the IPv6
-// addresses in serve, and removes from serve the addresses whose group could
-// not be joined: they are retried on the next reconcile.
-func (l *link) syncGroups(serve addrSet) error {
-	s := l.nd.Load()
-	if s == nil {
-		return nil
-	}
-	gm, ok := s.conn.(groupMember)
-	if !ok {
-		return nil // nothing to join on: solicitations reach the socket anyway
-	}
-	want := make(addrSet)
-	for ip := range serve {
-		if g, err := ndp.SolicitedNodeMulticast(ip); err == nil {
-			want[g] = struct{}{}
-		}
-	}
-	var errs []error
-	for g := range l.groups {
-		if !want.has(g) {
-			if err := gm.LeaveGroup(g); err != nil {
-				errs = append(errs, fmt.Errorf("leave %s on %s: %w", g, l.name, err))
-			}
-			delete(l.groups, g)
-		}
-	}
-	failed := make(addrSet)
-	for g := range want {
-		if l.groups.has(g) {
-			continue
-		}
-		if err := gm.JoinGroup(g); err != nil {
-			errs = append(errs, fmt.Errorf("join %s on %s: %w", g, l.name, err))
-			failed[g] = struct{}{}
-			continue
-		}
-		l.groups[g] = struct{}{}
-	}
-	for ip := range serve {
-		if g, err := ndp.SolicitedNodeMulticast(ip); err == nil && failed.has(g) {
-			delete(serve, ip)
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // close tears the link down: nothing is answered or announced on it any more.
 func (l *link) close() {
-	l.answer.Store(nil)
+	l.answer.clear()
 	close(l.done)
 	l.closeSocket(ARPFrames)
 	l.closeSocket(NDPFrames)

@@ -22,11 +22,12 @@ func TestReportPlacement(t *testing.T) {
 	eth0 := netlinkIface(t, 1, "eth0", "", upFlags, "192.0.2.11/24", "fe80::11/64")
 	ifs := []iface{eth0, veth}
 	off := netip.MustParseAddr("2001:db8:64::10")
-	report := func(owned ownership) {
-		a.reportPlacement(owned, selectInterfaces(owned, ifs), ifs)
+	report := func(in map[netip.Addr][]string) {
+		owned := newOwnership(in)
+		a.reportPlacement(owned, selectInterfaces(owned.all(), ifs), ifs)
 	}
 
-	report(ownership{vip4: nil, off: nil})
+	report(map[netip.Addr][]string{vip4: nil, off: nil})
 	if diff := cmp.Diff(map[string]float64{"192.0.2.50": 1, "2001:db8:64::10": 0}, gauges(t, reg)); diff != "" {
 		t.Errorf("ironlb_layer2_address_interfaces (-want +got):\n%s", diff)
 	}
@@ -34,7 +35,7 @@ func TestReportPlacement(t *testing.T) {
 		t.Errorf("Unannounced() = %v, want only %s, with its reason", got, off)
 	}
 
-	report(ownership{vip4: nil})
+	report(map[netip.Addr][]string{vip4: nil})
 	if diff := cmp.Diff(map[string]float64{"192.0.2.50": 1}, gauges(t, reg)); diff != "" {
 		t.Errorf("after %s is dropped, ironlb_layer2_address_interfaces (-want +got):\n%s", off, diff)
 	}

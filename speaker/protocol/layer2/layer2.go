@@ -65,10 +65,17 @@ type Protocol struct {
 	// node answers for, with their interfaces; nil before the first
 	// Apply. Used by Apply only.
 	owned map[netip.Addr][]string
-	// owners names, for each address this node answers for, the
-	// L2Advertisements that make it do so; read by the status loop. A map
-	// stored here is never modified.
-	owners atomic.Pointer[map[netip.Addr][]string]
+	// applied is the decision of the last Apply, from which the status loop
+	// looks up the advertisements of the few addresses it reports. A Result
+	// is never modified, so it is shared as it is: no per-Apply copy of
+	// this node's addresses.
+	applied atomic.Pointer[appliedDecision]
+}
+
+// appliedDecision is a decision as applied by one node.
+type appliedDecision struct {
+	result announce.Result
+	node   string
 }
 
 var _ protocol.Protocol = (*Protocol)(nil)
@@ -134,17 +141,15 @@ func (p *Protocol) applyAll(d protocol.Decision) {
 	owned := d.Result.L2Owned(d.Node)
 	p.announcer.SetOwned(owned)
 	p.owned = maps.Clone(owned)
-	owners := ownersOf(d.Result, owned)
-	p.owners.Store(&owners)
+	p.applied.Store(&appliedDecision{result: d.Result, node: d.Node})
 }
 
 // applyChanged updates what this node answers for at the addresses of
 // d.Changed only: those it won are set again (the announcer ignores an
-// unchanged one), those it held and lost are dropped. A change that
-// touches none of this node's addresses costs len(d.Changed) lookups;
-// one that does copies this node's owners map (O(addresses it owns)),
-// as the status loop may be reading the previous one.
+// unchanged one), those it held and lost are dropped. It costs
+// O(len(d.Changed)).
 func (p *Protocol) applyChanged(d protocol.Decision) {
+	p.applied.Store(&appliedDecision{result: d.Result, node: d.Node})
 	set := map[netip.Addr][]string{}
 	var drop []netip.Addr
 	for _, ip := range d.Changed {
@@ -157,43 +162,32 @@ func (p *Protocol) applyChanged(d protocol.Decision) {
 	if len(set) == 0 && len(drop) == 0 {
 		return
 	}
-	owners := maps.Clone(p.ownersNow())
-	if owners == nil {
-		owners = map[netip.Addr][]string{}
-	}
 	for _, ip := range drop {
 		delete(p.owned, ip)
-		delete(owners, ip)
 	}
 	for ip, ifs := range set {
 		p.owned[ip] = ifs
-		owners[ip] = d.Result.L2Advertisements(ip)
 	}
 	if u, ok := p.announcer.(OwnedUpdater); ok {
 		u.UpdateOwned(set, drop)
 	} else {
 		p.announcer.SetOwned(maps.Clone(p.owned))
 	}
-	p.owners.Store(&owners)
 }
 
-// ownersOf names, for each address of owned, the L2Advertisements under
-// which this node answers for it: those selecting this node and the
-// address's pool. Their status is where a problem announcing it shows.
-func ownersOf(res announce.Result, owned map[netip.Addr][]string) map[netip.Addr][]string {
-	out := make(map[netip.Addr][]string, len(owned))
-	for ip := range owned {
-		out[ip] = res.L2Advertisements(ip)
+// advertisementsOf names the L2Advertisements under which this node answers
+// for ip in the last decision applied: those selecting this node and the
+// address's pool, where a problem announcing ip shows. None when this node
+// does not own ip, or before the first Apply.
+func (p *Protocol) advertisementsOf(ip netip.Addr) []string {
+	d := p.applied.Load()
+	if d == nil {
+		return nil
 	}
-	return out
-}
-
-// ownersNow is the owners of the last Apply, empty before the first.
-func (p *Protocol) ownersNow() map[netip.Addr][]string {
-	if o := p.owners.Load(); o != nil {
-		return *o
+	if a, ok := d.result.L2At(ip); !ok || a.Node != d.node {
+		return nil
 	}
-	return nil
+	return d.result.L2Advertisements(ip)
 }
 
 // Announcers implements protocol.Protocol: each address has one owner.

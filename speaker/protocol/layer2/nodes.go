@@ -56,7 +56,7 @@ func (p *Protocol) syncNodeStatus(ctx context.Context, recent recentWrites) {
 	}
 	recent.expire()
 	unannounced := p.announcer.Unannounced()
-	mine := unannouncedByAdvertisement(p.ownersNow(), unannounced)
+	mine := unannouncedByAdvertisement(p.advertisementsOf, unannounced)
 	live := p.env.Live()
 	// Like the rest of shared status, one speaker writes the conditions, and
 	// not an isolated one: its view of the cluster is not the others'.
@@ -74,10 +74,10 @@ func (p *Protocol) syncNodeStatus(ctx context.Context, recent recentWrites) {
 // unannouncedByAdvertisement groups the addresses the announcer cannot
 // announce by the advertisements owning them, sorted by address. An address
 // no longer owned (the announcer has not rescanned yet) is left out.
-func unannouncedByAdvertisement(owners map[netip.Addr][]string, unannounced map[netip.Addr]string) map[string][]netip.Addr {
+func unannouncedByAdvertisement(owners func(netip.Addr) []string, unannounced map[netip.Addr]string) map[string][]netip.Addr {
 	out := map[string][]netip.Addr{}
 	for ip := range unannounced {
-		for _, name := range owners[ip] {
+		for _, name := range owners(ip) {
 			out[name] = append(out[name], ip)
 		}
 	}

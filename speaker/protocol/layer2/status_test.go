@@ -78,7 +78,12 @@ func TestL2OwnersAgreeWithTheDecision(t *testing.T) {
 	}
 	res := announce.Compute(in)
 	owned := res.L2Owned("n1")
-	owners := ownersOf(res, owned)
+	p := &Protocol{}
+	p.applied.Store(&appliedDecision{result: res, node: "n1"})
+	owners := map[netip.Addr][]string{}
+	for ip := range owned {
+		owners[ip] = p.advertisementsOf(ip)
+	}
 
 	ifaceOf := map[string]string{}
 	for _, a := range advs {
@@ -173,7 +178,7 @@ func TestUnannouncedByAdvertisement(t *testing.T) {
 		ip("192.0.2.2"):  {"x"},
 		ip("192.0.2.3"):  {"y"},
 	}
-	got := unannouncedByAdvertisement(owners, map[netip.Addr]string{
+	got := unannouncedByAdvertisement(func(a netip.Addr) []string { return owners[a] }, map[netip.Addr]string{
 		ip("192.0.2.10"): "r", ip("192.0.2.2"): "r", ip("192.0.2.99"): "no longer owned",
 	})
 	want := map[string][]netip.Addr{"x": {ip("192.0.2.2"), ip("192.0.2.10")}, "y": {ip("192.0.2.10")}}
