@@ -45,7 +45,7 @@ import (
 const (
 	// handoffLead is how far ahead a speaker announces that it becomes a
 	// candidate or stops being one: long enough for the advertisement to
-	// reach every speaker (gossip every 20 ms to 3 members; a few rounds
+	// reach every speaker (gossip every 50 ms to 3 members; a few rounds
 	// reach a large cluster), short enough not to slow a rolling restart.
 	handoffLead = 500 * time.Millisecond
 	// switchLead is how far ahead a switch of election version is planned.

@@ -1,7 +1,9 @@
 // Package member tells a speaker which other speakers are alive, without the
 // API server in the loop. It wraps github.com/hashicorp/memberlist (SWIM
 // failure detection with Lifeguard suspicion) with timings tuned for sub-second
-// failover and with gossip encrypted and authenticated by a shared key.
+// failover and with gossip encrypted and authenticated by a shared key. Its
+// packets and streams go over this package's own transport (transport.go),
+// which makes almost no garbage per packet received.
 //
 // Speakers are named after their nodes. They find each other from Node
 // objects (each node's InternalIP and the memberlist port); the caller passes
@@ -35,7 +37,6 @@ import (
 	"fmt"
 	"log"
 	"maps"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -99,7 +100,7 @@ type Options struct {
 // List is this speaker's membership view.
 type List struct {
 	ml      *memberlist.Memberlist
-	dials   *dialTracker
+	dials   *dialLog // the transport's, for classify
 	log     logr.Logger
 	name    string
 	changes chan struct{}
@@ -152,9 +153,7 @@ func New(opts Options) (*List, error) {
 	cfg := tunedConfig()
 	cfg.Name = opts.Name
 	cfg.BindAddr = opts.BindAddr.String()
-	cfg.BindPort = opts.Port
 	cfg.AdvertiseAddr = opts.BindAddr.String()
-	cfg.AdvertisePort = opts.Port
 	cfg.Label = Label
 	if opts.Key != "" {
 		kr, err := Keyring(opts.Key, opts.OldKeys)
@@ -168,17 +167,18 @@ func New(opts Options) (*List, error) {
 	cfg.Logger = log.New(logWriter{opts.Logger}, "", 0)
 
 	where := netip.AddrPortFrom(opts.BindAddr, uint16(opts.Port))
-	tr, err := newTransport(cfg)
+	tr, err := newTransport(where, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("member: start gossip on %s: %w", where, err)
 	}
 	cfg.Transport = tr
+	cfg.BindPort, cfg.AdvertisePort = tr.port(), tr.port()
 	ml, err := memberlist.Create(cfg)
 	if err != nil {
 		_ = tr.Shutdown()
 		return nil, fmt.Errorf("member: start gossip on %s: %w", where, err)
 	}
-	l.ml, l.dials = ml, tr
+	l.ml, l.dials = ml, &tr.dials
 	l.wg.Add(2)
 	go l.coordinate()
 	go l.publishLoop()
@@ -210,7 +210,7 @@ func Keyring(key string, oldKeys []string) (*memberlist.Keyring, error) {
 }
 
 // tunedConfig is memberlist's LAN profile with failure detection tightened
-// so that a dead or cut-off speaker is declared dead in well under a second
+// so that a dead or cut-off speaker is declared dead within half a second
 // in a cluster of up to 9 nodes (log10 scaling stretches the suspicion time
 // beyond that):
 //
@@ -221,32 +221,39 @@ func Keyring(key string, oldKeys []string) (*memberlist.Keyring, error) {
 //     leaves room for a busy node before indirect probes (through
 //     IndirectChecks other members) and a TCP probe are tried within the
 //     same interval.
-//   - SuspicionMult 3: a suspect is declared dead after 3 probe intervals
-//     (300ms) unless it refutes; with fewer than SuspicionMult+1 members
-//     no confirmations are expected and the minimum applies.
-//   - GossipInterval 20ms: state changes reach every member in a few tens of
-//     milliseconds.
+//   - SuspicionMult 2: a suspect is declared dead after 2 probe intervals
+//     (200ms) unless it refutes. memberlist waits for SuspicionMult-2
+//     confirmations from other members before it shortens a suspicion from
+//     its maximum to that minimum; with 2 it expects none, so the minimum
+//     always applies. With 3 the suspicion lasted 600ms whenever the other
+//     survivor's confirmation came late, which put the p99 of a failover
+//     above 600ms.
+//   - GossipInterval 50ms: news that is not carried on a probe or ack
+//     reaches every member of a small cluster in about 100ms, which the
+//     agreed instants of the election (handoffLead, 500ms) rely on. At 20ms
+//     the ticks, mostly with nothing to send, were a third of a member's
+//     CPU at rest; detecting a crash does not wait for them: each survivor
+//     probes the dead member itself, and suspicions ride on probes and acks.
 //
-// Worst case from death to "dead" everywhere is about one probe round
-// (100-200ms) + suspicion (300ms) + gossip (~40ms), which leaves room for
-// the takeover inside a 1s target.
+// From death to "dead" is one probe round (100-200ms: waiting to be probed,
+// then the round) + suspicion (200ms), under 450ms in BenchmarkDetectDeadMember.
 //
-// The trade-off is false suspicion: a speaker stalled for more than ~350ms
-// (CPU starvation, a long GC pause, a saturated link) may be declared dead;
-// another node then takes its addresses, and when the stalled speaker
-// answers again it refutes and the addresses move back, each move with a
-// gratuitous ARP burst. Lifeguard's awareness (AwarenessMaxMultiplier)
-// makes a member that notices it is itself slow stretch its own timeouts,
-// which damps this. Bandwidth stays small: a probe is ~100 bytes, so 10
-// probes and 50 gossip rounds per second per member. Push-pull full-state
-// sync is kept for anti-entropy but is not on the failure path.
+// The trade-off is false suspicion: a speaker stalled for more than ~300ms
+// (CPU starvation, a saturated link) may be declared dead; another node then
+// takes its addresses, and when the stalled speaker answers again it
+// refutes and the addresses move back, each move with a gratuitous ARP
+// burst. Lifeguard's awareness (AwarenessMaxMultiplier) makes a member that
+// notices it is itself slow stretch its own timeouts, which damps this.
+// Bandwidth stays small: a probe is ~100 bytes, so 10 probes and at most 20
+// gossip rounds per second per member. Push-pull full-state sync is kept
+// for anti-entropy but is not on the failure path.
 func tunedConfig() *memberlist.Config {
 	cfg := memberlist.DefaultLANConfig()
 	cfg.ProbeInterval = 100 * time.Millisecond
 	cfg.ProbeTimeout = 50 * time.Millisecond
-	cfg.SuspicionMult = 3
+	cfg.SuspicionMult = 2
 	cfg.SuspicionMaxTimeoutMult = 2
-	cfg.GossipInterval = 20 * time.Millisecond
+	cfg.GossipInterval = 50 * time.Millisecond
 	cfg.GossipNodes = 3
 	// Dead members stay in gossip for a while so that a partition that heals
 	// quickly learns the verdict, then are forgotten.
@@ -355,7 +362,7 @@ func (l *List) joinOne(a netip.AddrPort) Outcome {
 	if err == nil && n > 0 {
 		return Joined
 	}
-	dialed, dialErr := l.dials.last(a.String())
+	dialed, dialErr := l.dials.lastDial(a.String())
 	o := classify(dialed, dialErr)
 	msg := "<nil>"
 	if err != nil {
@@ -378,61 +385,6 @@ func classify(dialed bool, dialErr error) Outcome {
 	default:
 		return Unreachable
 	}
-}
-
-// dialTracker is memberlist's own network transport, keeping the error of
-// the last TCP dial to each address so that a failed join can tell "nothing
-// listens" from "a speaker listens but does not share the key".
-type dialTracker struct {
-	*memberlist.NetTransport
-
-	mu    sync.Mutex
-	dials map[string]error // by "ip:port"
-}
-
-// newTransport binds TCP and UDP on cfg's address and port. Port 0 picks a
-// port free for both, retrying as memberlist itself does (another process may
-// take the UDP port between the two binds), and writes it back to cfg.
-func newTransport(cfg *memberlist.Config) (*dialTracker, error) {
-	nc := &memberlist.NetTransportConfig{BindAddrs: []string{cfg.BindAddr}, BindPort: cfg.BindPort, Logger: cfg.Logger}
-	tries := 1
-	if cfg.BindPort == 0 {
-		tries = 10
-	}
-	var err error
-	for range tries {
-		var nt *memberlist.NetTransport
-		if nt, err = memberlist.NewNetTransport(nc); err == nil {
-			if cfg.BindPort == 0 {
-				cfg.BindPort = nt.GetAutoBindPort()
-				cfg.AdvertisePort = cfg.BindPort
-			}
-			return &dialTracker{NetTransport: nt, dials: map[string]error{}}, nil
-		}
-	}
-	return nil, err
-}
-
-func (t *dialTracker) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
-	conn, err := t.NetTransport.DialAddressTimeout(a, timeout)
-	t.mu.Lock()
-	t.dials[a.Addr] = err
-	t.mu.Unlock()
-	return conn, err
-}
-
-func (t *dialTracker) forget(addr string) {
-	t.mu.Lock()
-	delete(t.dials, addr)
-	t.mu.Unlock()
-}
-
-// last is the error of the last dial to addr, and whether there was one.
-func (t *dialTracker) last(addr string) (bool, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	err, ok := t.dials[addr]
-	return ok, err
 }
 
 // Changes delivers a value after the live set or the election may have
