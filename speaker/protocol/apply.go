@@ -57,13 +57,24 @@ func (*statusApply[S]) IsApplyConfiguration() {}
 // The UID pins the object: a newer one of the same name is never written,
 // and a deleted one is not recreated.
 func ApplyStatus[S any](ctx context.Context, c client.Client, obj client.Object, status S, fieldOwner string) error {
+	_, err := ApplyStatusVersion(ctx, c, obj, status, fieldOwner)
+	return err
+}
+
+// ApplyStatusVersion is ApplyStatus, returning the object's resourceVersion
+// after the write ("" if the answer had none): for a writer that tells its
+// own writes from others' in what it watches.
+func ApplyStatusVersion[S any](ctx context.Context, c client.Client, obj client.Object, status S, fieldOwner string) (string, error) {
 	gvk, err := apiutil.GVKForObject(obj, c.Scheme())
 	if err != nil {
-		return err
+		return "", err
 	}
 	ac := newStatusApply(gvk, obj, status)
 	if err := c.Status().Apply(ctx, ac, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("writing status of %s %s: %w", gvk.Kind, obj.GetName(), err)
+		return "", fmt.Errorf("writing status of %s %s: %w", gvk.Kind, obj.GetName(), err)
 	}
-	return nil
+	if ac.ResourceVersion == nil {
+		return "", nil
+	}
+	return *ac.ResourceVersion, nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/types"
@@ -218,25 +217,5 @@ func TestWriterSpreadAndStability(t *testing.T) {
 		if was != "node-a" && now != was {
 			t.Fatalf("%s moved from %s to %s when node-a left", k, was, now)
 		}
-	}
-}
-
-func TestSkipRecent(t *testing.T) {
-	st := v1beta1.ServiceAnnouncementStatus{IPs: "192.0.2.1"}
-	now := time.Now()
-	w := New("node-a")
-	w.recent["ns/a"] = recentWrite{action: Update, status: st, at: now}
-	w.recent["ns/b"] = recentWrite{action: Delete, at: now}
-	w.recent["ns/c"] = recentWrite{action: Update, status: st, at: now.Add(-recentWriteGrace)}
-	writes := []Write{
-		{Action: Update, Key: "ns/a", Status: st},                                          // written, cache lags: skip
-		{Action: Update, Key: "ns/a", Status: v1beta1.ServiceAnnouncementStatus{IPs: "x"}}, // changed since: write
-		{Action: Delete, Key: "ns/b"},                                                      // deleted, cache lags: skip
-		{Action: Update, Key: "ns/c", Status: st},                                          // past the grace: write again
-	}
-	want := []Write{writes[1], writes[3]}
-	got := w.skipRecent(writes, now)
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("skipRecent (-want +got):\n%s", diff)
 	}
 }

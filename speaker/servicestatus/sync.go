@@ -2,17 +2,14 @@ package servicestatus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -29,8 +26,9 @@ import (
 // Name names the writer among the speaker's protocols (see Writer's doc).
 const Name = "serviceannouncements"
 
-// recentWriteGrace is how long a write is trusted over a cache that does
-// not show it yet: meanwhile the same write is not repeated.
+// recentWriteGrace is how long the record of a write is trusted over a
+// cache that does not show it yet (records.trusted): meanwhile the same
+// write is not repeated, nor the object read.
 const recentWriteGrace = 10 * time.Second
 
 // Retry back-off after failed writes.
@@ -41,21 +39,26 @@ const (
 
 // SpeakerWriter writes the ServiceAnnouncements of the Services this speaker
 // is the writer of. It plugs into the speaker as a protocol.Protocol that
-// announces nothing: Setup gives it the manager's cache and client and runs
-// its write loop, Apply hands it each decision. Writes happen in that loop,
+// announces nothing: Setup gives it the manager's cache, API reader and
+// client and runs its write loop, Apply hands it each decision. Writes happen in that loop,
 // never in the decision goroutine, so an API server that is slow or
 // unreachable never delays failover.
 type SpeakerWriter struct {
 	node   string
 	log    logr.Logger
-	reader client.Reader // the informer cache
+	reader client.Reader // the informer cache: ServiceAnnouncements' metadata only
+	api    client.Reader // the API server, for the objects the records cannot tell
 	client client.Client
+	// records are what this speaker last wrote or read of the objects it
+	// writes: the cache holds no status.
+	records *records
 
 	mu      sync.Mutex
 	pending *protocol.Decision // the latest decision not yet written
 	// full: the next write checks every Service (Sync), not only the
 	// changed ones: nothing written yet, a decision with All, a failed or
-	// held-back write, or an object deleted.
+	// held-back write, or an object of this speaker's deleted or written
+	// by someone else.
 	full bool
 	// changed are the Services changed by the decisions handed since the
 	// last write, with their addresses (protocol.Decision.ChangedServices);
@@ -65,21 +68,14 @@ type SpeakerWriter struct {
 
 	// Owned by the write loop.
 	writers writers
-	recent  map[string]recentWrite
 	peers   peerCache
-}
-
-type recentWrite struct {
-	action Action
-	status v1beta1.ServiceAnnouncementStatus
-	at     time.Time
 }
 
 var _ protocol.Protocol = (*SpeakerWriter)(nil)
 
 // New returns the writer of node's speaker.
 func New(node string) *SpeakerWriter {
-	return &SpeakerWriter{node: node, kick: make(chan struct{}, 1), recent: map[string]recentWrite{}, full: true}
+	return &SpeakerWriter{node: node, kick: make(chan struct{}, 1), records: newRecords(), full: true}
 }
 
 // Name implements protocol.Protocol.
@@ -88,26 +84,51 @@ func (*SpeakerWriter) Name() string { return Name }
 // Setup implements protocol.Protocol: the write loop runs beside the
 // manager. The decision depends on no ServiceAnnouncement, so none of their
 // changes recomputes it (a burst of thousands of Services creates as many
-// objects); an object deleted by anyone makes the loop check the last
-// decision against the cache again, so that one deleted by hand is written
-// again.
+// objects). The cache watches their metadata only (saGVK); a write by
+// someone else to an object this speaker writes, or its deletion, makes
+// the loop check the last decision again, so that one edited or deleted by
+// hand is written again.
 func (w *SpeakerWriter) Setup(mgr manager.Manager, env protocol.Env) ([]protocol.Watch, error) {
 	w.log = env.Log.WithName("serviceannouncements")
-	w.reader, w.client = mgr.GetCache(), mgr.GetClient()
+	w.reader, w.api, w.client = mgr.GetCache(), mgr.GetAPIReader(), mgr.GetClient()
 	// The cache is not started yet: this registers the informer without
 	// waiting for it.
-	inf, err := mgr.GetCache().GetInformer(context.Background(), &v1beta1.ServiceAnnouncement{})
+	inf, err := mgr.GetCache().GetInformer(context.Background(), metaObject())
 	if err != nil {
 		return nil, fmt.Errorf("watching ServiceAnnouncements: %w", err)
 	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: func(any) { w.recheck() }}); err != nil {
+	if _, err := inf.AddEventHandler(w.handler()); err != nil {
 		return nil, fmt.Errorf("watching ServiceAnnouncements: %w", err)
 	}
 	return nil, mgr.Add(manager.RunnableFunc(w.run))
 }
 
-// recheck wakes the write loop to compare the last decision with the
-// cache, for every Service.
+// handler wakes the write loop for the informer's events that concern
+// it: another's write to, or the deletion of, an object this speaker
+// writes. Its own writes, and the objects of other writers, wake nothing.
+func (w *SpeakerWriter) handler() toolscache.ResourceEventHandler {
+	changed := func(obj any) {
+		if m, ok := obj.(*metav1.PartialObjectMetadata); ok &&
+			w.records.othersWrite(m.Namespace+"/"+m.Name, m.UID, m.ResourceVersion) {
+			w.recheck()
+		}
+	}
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    changed,
+		UpdateFunc: func(_, obj any) { changed(obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if m, ok := obj.(*metav1.PartialObjectMetadata); ok && w.records.deleted(m.Namespace+"/"+m.Name, m.UID) {
+				w.recheck()
+			}
+		},
+	}
+}
+
+// recheck wakes the write loop to compare the last decision with what is
+// stored, for every Service.
 func (w *SpeakerWriter) recheck() {
 	w.checkAll()
 	w.wake()
@@ -230,8 +251,8 @@ func (w *SpeakerWriter) run(ctx context.Context) error {
 // writes were held back because the cache did not show the object as it
 // is yet (a recent write, or a create that found the object existing).
 func (w *SpeakerWriter) Sync(ctx context.Context, d protocol.Decision) (recheck time.Duration, err error) {
-	var list v1beta1.ServiceAnnouncementList
-	if err := w.reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+	list := metaList()
+	if err := w.reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, fmt.Errorf("listing ServiceAnnouncements from cache: %w", err)
 	}
 	w.writers.reset(d.Input.Live)
@@ -241,55 +262,27 @@ func (w *SpeakerWriter) Sync(ctx context.Context, d protocol.Decision) (recheck 
 		return 0, err
 	}
 	want := Desired(d.Result, mine, peers)
-	stored := storedOf(list.Items)
+	metas := make(map[string]*metav1.PartialObjectMetadata, len(list.Items))
+	for i := range list.Items {
+		m := &list.Items[i]
+		metas[m.Namespace+"/"+m.Name] = m
+	}
 	services, err := w.serviceUIDs(ctx, want)
 	if err != nil {
 		return 0, err
 	}
-	recheck, err = w.writePlan(ctx, Plan(want, Announced(d.Result), mine, stored, services))
-	if len(w.writers.byKey) > 2*len(stored)+1024 {
+	recheck, err = w.writePlan(ctx, want, Announced(d.Result), mine, services, metas)
+	// Forget the objects this speaker no longer writes: another writer's
+	// writes to them must not wake it.
+	w.records.prune(func(key string) bool {
+		_, wanted := want[key]
+		_, exists := metas[key]
+		return mine(key) && (wanted || exists)
+	}, time.Now())
+	if len(w.writers.byKey) > 2*len(metas)+1024 {
 		w.writers.byKey = map[string]string{} // forget Services long gone
 	}
 	return recheck, err
-}
-
-// writePlan makes the writes planned, but those made recently that the
-// cache does not show yet; recheck is as for Sync.
-func (w *SpeakerWriter) writePlan(ctx context.Context, planned []Write) (recheck time.Duration, err error) {
-	writes := w.skipRecent(planned, time.Now())
-	if len(writes) < len(planned) {
-		recheck = recentWriteGrace // in case the cache never shows them
-	}
-	var errs []error
-	for _, wr := range writes {
-		existed, err := w.write(ctx, wr)
-		if existed {
-			recheck = minBackoff // its status is written once the cache shows it
-		}
-		errs = append(errs, err)
-	}
-	return recheck, errors.Join(errs...)
-}
-
-// storedOf indexes the cached objects by key.
-func storedOf(items []v1beta1.ServiceAnnouncement) map[string]Stored {
-	out := make(map[string]Stored, len(items))
-	for i := range items {
-		o := &items[i]
-		out[o.Namespace+"/"+o.Name] = storedOne(o)
-	}
-	return out
-}
-
-// storedOne is o as Plan compares it.
-func storedOne(o *v1beta1.ServiceAnnouncement) Stored {
-	s := Stored{UID: o.UID, Status: o.Status}
-	for _, ref := range o.OwnerReferences {
-		if ref.Kind == "Service" && ref.APIVersion == "v1" {
-			s.Owner = ref.UID
-		}
-	}
-	return s
 }
 
 // serviceUIDs reads from the cache the UIDs of the Services in want (only
@@ -348,77 +341,4 @@ func (w *SpeakerWriter) peersFunc(ctx context.Context, d protocol.Decision, perA
 // peers only.
 func restricted(advs []announce.BGPAdvertisement) bool {
 	return slices.ContainsFunc(advs, func(a announce.BGPAdvertisement) bool { return len(a.Peers) > 0 })
-}
-
-// skipRecent drops the writes this speaker made already within
-// recentWriteGrace that the cache does not show yet, and forgets older
-// ones.
-func (w *SpeakerWriter) skipRecent(writes []Write, now time.Time) []Write {
-	for k, r := range w.recent {
-		if now.Sub(r.at) >= recentWriteGrace {
-			delete(w.recent, k)
-		}
-	}
-	return slices.DeleteFunc(writes, func(wr Write) bool {
-		r, ok := w.recent[wr.Key]
-		if !ok {
-			return false
-		}
-		if wr.Action == Delete {
-			return r.action == Delete
-		}
-		return r.action != Delete && equality.Semantic.DeepEqual(r.status, wr.Status)
-	})
-}
-
-// write makes one write and remembers it. existed reports a create that
-// found the object there already (made by another writer, or by this one
-// and not yet in the cache): nothing was written.
-func (w *SpeakerWriter) write(ctx context.Context, wr Write) (existed bool, err error) {
-	obj := &v1beta1.ServiceAnnouncement{ObjectMeta: metav1.ObjectMeta{
-		Namespace: keyName(wr.Key).Namespace, Name: keyName(wr.Key).Name, UID: wr.UID,
-	}}
-	switch wr.Action {
-	case Create:
-		var created bool
-		if created, err = w.create(ctx, obj, wr); err == nil && !created {
-			return true, nil // not written: nothing to remember
-		}
-	case Update:
-		err = protocol.ApplyStatus(ctx, w.client, obj, wr.Status, protocol.AdvertisementFieldOwner)
-	case Delete:
-		err = client.IgnoreNotFound(w.client.Delete(ctx, obj, client.Preconditions{UID: &wr.UID}))
-		if apierrors.IsConflict(err) {
-			err = nil // a newer object of the name: not this write's to delete
-		}
-	}
-	if err != nil {
-		return false, fmt.Errorf("%s ServiceAnnouncement %s: %w", strings.ToLower(string(wr.Action)), wr.Key, err)
-	}
-	w.recent[wr.Key] = recentWrite{action: wr.Action, status: wr.Status, at: time.Now()}
-	return false, nil
-}
-
-// create makes the object, owned by its Service (wr.UID) so that it goes
-// with it, then writes its status: the status subresource ignores status
-// on create.
-// It reports false, without error, when the object exists already.
-func (w *SpeakerWriter) create(ctx context.Context, obj *v1beta1.ServiceAnnouncement, wr Write) (bool, error) {
-	obj.UID = ""
-	obj.OwnerReferences = []metav1.OwnerReference{{
-		APIVersion: "v1", Kind: "Service", Name: obj.Name, UID: wr.UID, Controller: new(true),
-	}}
-	if err := w.client.Create(ctx, obj); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return false, nil // Sync checks again once the cache shows it
-		}
-		return false, err
-	}
-	return true, protocol.ApplyStatus(ctx, w.client, obj, wr.Status, protocol.AdvertisementFieldOwner)
-}
-
-// keyName splits "namespace/name".
-func keyName(key string) types.NamespacedName {
-	ns, name, _ := strings.Cut(key, "/")
-	return types.NamespacedName{Namespace: ns, Name: name}
 }

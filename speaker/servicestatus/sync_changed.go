@@ -2,12 +2,10 @@ package servicestatus
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ironlb/ironlb/api/v1beta1"
 	"github.com/ironlb/ironlb/speaker/announce"
@@ -40,7 +38,7 @@ func (w *SpeakerWriter) SyncServices(ctx context.Context, d protocol.Decision, c
 	}
 	want := map[string]v1beta1.ServiceAnnouncementStatus{}
 	announced := map[string]bool{}
-	stored := map[string]Stored{}
+	metas := map[string]*metav1.PartialObjectMetadata{}
 	for key, ips := range changed {
 		if !mine(key) {
 			continue // Plan leaves the others' objects alone
@@ -48,21 +46,19 @@ func (w *SpeakerWriter) SyncServices(ctx context.Context, d protocol.Decision, c
 		if st, ok := DesiredOf(d.Result, key, ips, peers); ok {
 			want[key], announced[key] = st, true
 		}
-		var obj v1beta1.ServiceAnnouncement
-		err := w.reader.Get(ctx, keyName(key), &obj, client.UnsafeDisableDeepCopy)
-		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return 0, fmt.Errorf("reading ServiceAnnouncement %s from cache: %w", key, err)
-		default:
-			stored[key] = storedOne(&obj)
+		m, err := w.cachedMeta(ctx, key)
+		if err != nil {
+			return 0, err
+		}
+		if m != nil {
+			metas[key] = m
 		}
 	}
 	services, err := w.serviceUIDs(ctx, want)
 	if err != nil {
 		return 0, err
 	}
-	return w.writePlan(ctx, Plan(want, announced, mine, stored, services))
+	return w.writePlan(ctx, want, announced, mine, services, metas)
 }
 
 // aggregates reports whether an advertisement aggregates addresses into
