@@ -150,6 +150,11 @@ func run(opts Options, log logr.Logger) error {
 		RetryPeriod:                   &opts.RetryPeriod,
 		WebhookServer:                 opts.Webhook.NewServer(),
 		Cache: cache.Options{
+			// No reconciler reads managedFields, often the largest part of
+			// an object's metadata: drop them before the cache stores each
+			// object, which keeps it and the garbage collector's work on it
+			// smaller.
+			DefaultTransform: cache.TransformStripManagedFields(),
 			// Only namespace labels are read; keep the cache small.
 			ByObject: map[client.Object]cache.ByObject{&corev1.Namespace{}: {}},
 		},

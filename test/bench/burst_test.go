@@ -60,7 +60,7 @@ func BenchmarkBurst(b *testing.B) {
 				prof := startCPUProfile(b, ctl, fmt.Sprintf("services=%d", n))
 				serverStart = serverCPU()
 				m.got = burst(b, cfg, fmt.Sprintf("ironlb-%d-%d", n, time.Now().UnixNano()), n, false, func() {
-					m.after = ctl.sample(b)
+					m.after = ctl.sampleAfterEvents(b, m.before, n)
 					m.serverCPU = serverCPU() - serverStart
 					m.profiles = prof.finish(b, ctl)
 				})

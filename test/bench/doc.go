@@ -1,8 +1,9 @@
 // Package bench measures IronLB end to end against a real API server: how
 // long a burst of LoadBalancer Services waits for its ingress IPs, against
 // the floor of a client that writes each status itself, and what the
-// controller spends on it: CPU, peak RSS, reconciles and API requests per
-// Service, and the CPU the API server and etcd spend.
+// controller spends on it: CPU (counted until it has written every
+// Service's Event, which it does in the background), peak RSS, reconciles
+// and API requests per Service, and the CPU the API server and etcd spend.
 //
 // The benchmarks need kube-apiserver and etcd, so they build only with the
 // envtest tag:
