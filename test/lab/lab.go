@@ -31,6 +31,9 @@ type Options struct {
 	SecondLAN bool
 	// SpeakerArgs are extra flags for every speaker.
 	SpeakerArgs []string
+	// SpeakerEnv are extra environment variables for every speaker
+	// ("NAME=value"), after and over the lab's own.
+	SpeakerEnv []string
 	// Nodes are the node names; default node-a, node-b, node-c.
 	Nodes []string
 	// Cluster, when set, makes every node a real kubelet node and leaves

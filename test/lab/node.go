@@ -126,7 +126,9 @@ func (n *Node) StartSpeaker(ctx context.Context) error {
 		"--pprof-bind-address=" + netip.AddrPortFrom(n.IPv4, SpeakerPprofPort).String(),
 	}
 	argv = append(argv, l.opts.SpeakerArgs...)
-	env := []string{"IRONLB_MEMBERLIST_KEY=" + MemberlistKey, "NODE_NAME=" + n.Name}
+	// GOMAXPROCS=1 as the chart starts speakers (speaker.goMaxProcs);
+	// SpeakerEnv may override it.
+	env := append([]string{"IRONLB_MEMBERLIST_KEY=" + MemberlistKey, "NODE_NAME=" + n.Name, "GOMAXPROCS=1"}, l.opts.SpeakerEnv...)
 	p, err := startProcess("speaker "+n.Name, filepath.Join(l.Dir, "speaker-"+n.Name+".log"), env, argv...)
 	if err != nil {
 		return err
