@@ -71,6 +71,7 @@ func startController(b *testing.B, bin, kubeconfig string) *controllerProcess {
 	cmd := exec.Command(bin, "--kubeconfig", kubeconfig, "--leader-elect=false",
 		"--metrics-bind-address", metrics, "--pprof-bind-address", pprof,
 		"--health-probe-bind-address", "127.0.0.1:0", "--zap-log-level", "error")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1") // as the chart starts it (controller.goMaxProcs)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

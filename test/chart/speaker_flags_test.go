@@ -52,31 +52,3 @@ func TestSpeakerPprofFlag(t *testing.T) {
 		t.Errorf("speaker args %q lack --pprof-bind-address=127.0.0.1:6061", args)
 	}
 }
-
-// speaker.goMaxProcs reaches the speaker as GOMAXPROCS: 1 by default, none
-// when emptied (Go's own default then applies).
-func TestSpeakerGoMaxProcs(t *testing.T) {
-	tests := []struct {
-		name string
-		set  []string
-		want string // "" = no GOMAXPROCS in the environment
-	}{
-		{name: "default", want: "1"},
-		{name: "two", set: []string{"--set", "speaker.goMaxProcs=2"}, want: "2"},
-		{name: "Go's default", set: []string{"--set", "speaker.goMaxProcs="}, want: ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ds := convert[appsv1.DaemonSet](t, find(t, render(t, tt.set...), "DaemonSet", "ironlb-speaker"))
-			got := ""
-			for _, e := range ds.Spec.Template.Spec.Containers[0].Env {
-				if e.Name == "GOMAXPROCS" {
-					got = e.Value
-				}
-			}
-			if got != tt.want {
-				t.Errorf("GOMAXPROCS %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
