@@ -180,6 +180,7 @@ func defaultWorkloads() workloads {
 			{Name: "IRONLB_MEMBERLIST_OLD_KEYS", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "ironlb-memberlist"}, Key: "oldKeys", Optional: ptr.To(true),
 			}}},
+			{Name: "GOMAXPROCS", Value: "1"}, // speaker.goMaxProcs
 		},
 		SpeakerCapabilities: []corev1.Capability{"NET_RAW"},
 		SpeakerResources:    resources("50m", "64Mi", "256Mi"),

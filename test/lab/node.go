@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -221,7 +222,20 @@ func waitHealthy(ctx context.Context, p *process, addr netip.AddrPort) error {
 
 // httpGet fetches url; body, when not nil, receives the response body.
 func httpGet(ctx context.Context, url string, body *string) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	var b strings.Builder
+	if err := httpGetTo(ctx, url, 2*time.Second, &b); err != nil {
+		return err
+	}
+	if body != nil {
+		*body = b.String()
+	}
+	return nil
+}
+
+// httpGetTo fetches url into w, within timeout; an answer other than 200 OK
+// is an error.
+func httpGetTo(ctx context.Context, url string, timeout time.Duration, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -232,17 +246,11 @@ func httpGet(ctx context.Context, url string, body *string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	if body != nil {
-		*body = string(b)
-	}
-	return nil
+	_, err = io.Copy(w, resp.Body)
+	return err
 }
 
 // NodeObject fetches the node's Node object.
